@@ -1,0 +1,31 @@
+# The two commands of the README, and the pieces `make check` runs.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run check lint test services clean
+
+run: $(STAMP)  ## install, then serve on the embedded default (SQLite)
+	$(VENV)/bin/slotwise serve
+
+check: $(STAMP) services lint test  ## every check: ruff, mypy, import contracts, the whole test suite
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+services:
+	scripts/services.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -n 2 --dist loadgroup -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

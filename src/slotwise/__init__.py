@@ -1,0 +1,1 @@
+"""slotwise: self-hostable booking and scheduling."""

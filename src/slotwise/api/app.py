@@ -1,0 +1,46 @@
+"""The FastAPI application, built around wired use cases."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from slotwise.api import errors, middleware
+from slotwise.api.metrics import Metrics
+from slotwise.api.routers import accounts, bookings, ops, public, resources, services
+from slotwise.api.schemas.common import Problem, SlotProblem
+from slotwise.app.container import UseCases
+
+
+def create_app(use_cases: UseCases) -> FastAPI:
+    app = FastAPI(
+        title="slotwise",
+        version="1",
+        summary="Booking and scheduling: availability, holds, bookings; no double-bookings.",
+        openapi_url="/openapi.json",
+    )
+    app.state.use_cases = use_cases
+    app.state.metrics = Metrics()
+    errors.install(app)
+    # Starlette runs the last added middleware first: observe wraps idempotency.
+    app.middleware("http")(middleware.idempotency)
+    app.middleware("http")(middleware.observe)
+    for module in (ops, accounts, resources, services, bookings, public):
+        app.include_router(module.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, object]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                         routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (Problem, SlotProblem):
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in model_schema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components[model.__name__] = model_schema
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime
+
+from slotwise.api import cursors, presenters
+from slotwise.api.auth import CurrentPrincipal
+from slotwise.api.deps import App
+from slotwise.api.errors import ERROR_RESPONSES
+from slotwise.api.metrics import metrics
+from slotwise.api.schemas.bookings import (
+    BookedOut,
+    BookingIn,
+    BookingOut,
+    BookingPage,
+    CancelIn,
+    HoldIn,
+    HoldOut,
+    PublicBookingIn,
+    RescheduleIn,
+    Status,
+)
+from slotwise.app.bookings import Booked, BookingRequest, CustomerDetails, Recurrence
+from slotwise.domain.errors import Conflict, SeriesUnavailable
+from slotwise.domain.model import BookingFilter
+
+router = APIRouter(prefix="/v1", tags=["bookings"], responses=ERROR_RESPONSES)
+
+
+@router.post("/holds", status_code=201, response_model=HoldOut)
+def place_hold(body: HoldIn, who: CurrentPrincipal, app: App) -> dict[str, Any]:
+    resource_ids = tuple(dict.fromkeys(body.resource_ids)) if body.resource_ids else None
+    hold = app.place_hold(who.org_id, body.service_id, body.start, resource_ids, body.ttl_s)
+    return presenters.hold(hold)
+
+
+@router.delete("/holds/{hold_id}", status_code=204, response_class=Response)
+def release_hold(hold_id: str, who: CurrentPrincipal, app: App) -> Response:
+    app.release_hold(who.org_id, hold_id)
+    return Response(status_code=204)
+
+
+def booking_request(body: PublicBookingIn, service_id: str,
+                    resource_ids: list[str] | None = None) -> BookingRequest:
+    return BookingRequest(
+        service_id=service_id, start=body.start,
+        customer=CustomerDetails(name=body.customer.name, email=body.customer.email,
+                                 phone=body.customer.phone, timezone=body.customer.timezone),
+        hold_id=body.hold_id,
+        resource_ids=tuple(dict.fromkeys(resource_ids)) if resource_ids else None,
+        recurrence=(Recurrence(body.recurrence.rrule, body.recurrence.timezone)
+                    if body.recurrence else None),
+        notes=body.notes,
+    )
+
+
+def booked_answer(booked: Booked) -> dict[str, Any]:
+    answer = presenters.booking(booked.booking)
+    if booked.booking.series_id is not None:
+        answer["occurrences"] = [presenters.booking(b) for b in booked.occurrences]
+    return answer
+
+
+@contextmanager
+def counted(request: Request, channel: str, occurrences: int = 1) -> Iterator[None]:
+    """Count written and refused bookings for /metrics."""
+    try:
+        yield
+    except SeriesUnavailable:
+        metrics(request).bookings_refused.labels("series").inc()
+        raise
+    except Conflict as error:
+        metrics(request).bookings_refused.labels(type(error).__name__).inc()
+        raise
+    metrics(request).bookings_created.labels(channel).inc(occurrences)
+
+
+@router.post("/bookings", status_code=201, response_model=BookedOut,
+             response_model_exclude_unset=True)
+def book(body: BookingIn, who: CurrentPrincipal, app: App, request: Request) -> dict[str, Any]:
+    with counted(request, "api"):
+        booked = app.book(who.org_id, booking_request(body, body.service_id, body.resource_ids))
+    return booked_answer(booked)
+
+
+@router.get("/bookings", response_model=BookingPage)
+def list_bookings(who: CurrentPrincipal, app: App,
+                  start: Annotated[AwareDatetime | None, Query()] = None,
+                  end: Annotated[AwareDatetime | None, Query()] = None,
+                  resource_id: str | None = None, status: Status | None = None,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                  cursor: str | None = None) -> dict[str, Any]:
+    after = None
+    if cursor:
+        position = cursors.decode(app.cursor_secret, cursor)
+        after = (datetime.fromisoformat(position[0]), position[1])
+    query = BookingFilter(start=start, end=end, resource_id=resource_id, status=status,
+                          after=after, limit=limit + 1)
+    found = app.bookings.list(who.org_id, query)
+    items = found[:limit]
+    next_cursor = None
+    if len(found) > limit and items:
+        last = items[-1]
+        next_cursor = cursors.encode(app.cursor_secret, [last.start.isoformat(), last.id])
+    return {"items": [presenters.booking(b) for b in items], "next_cursor": next_cursor}
+
+
+@router.get("/bookings/{booking_id}", response_model=BookingOut)
+def get_booking(booking_id: str, who: CurrentPrincipal, app: App) -> dict[str, Any]:
+    return presenters.booking(app.bookings.get(who.org_id, booking_id))
+
+
+@router.post("/bookings/{booking_id}/cancel", response_model=BookingOut)
+def cancel(booking_id: str, who: CurrentPrincipal, app: App,
+           body: CancelIn | None = None) -> dict[str, Any]:
+    reason = body.reason if body else None
+    return presenters.booking(app.cancel(who.org_id, booking_id, reason))
+
+
+@router.post("/bookings/{booking_id}/reschedule", response_model=BookingOut)
+def reschedule(booking_id: str, body: RescheduleIn, who: CurrentPrincipal,
+               app: App) -> dict[str, Any]:
+    return presenters.booking(app.reschedule(who.org_id, booking_id, body.start))
+
+
+@router.post("/bookings/{booking_id}/approve", response_model=BookingOut)
+def approve(booking_id: str, who: CurrentPrincipal, app: App) -> dict[str, Any]:
+    """Confirm a booking that waits in `pending` for a resource's approval."""
+    return presenters.booking(app.approve(who.org_id, booking_id))

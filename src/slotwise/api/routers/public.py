@@ -1,0 +1,105 @@
+"""Public booking: no auth; organisations and services by slug, bookings by manage token."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime, BaseModel
+
+from slotwise.api import presenters
+from slotwise.api.deps import App
+from slotwise.api.errors import ERROR_RESPONSES
+from slotwise.api.routers.bookings import booked_answer, booking_request, counted
+from slotwise.api.routers.services import availability_answer
+from slotwise.api.schemas.bookings import (
+    AvailabilityOut,
+    BookingOut,
+    CancelIn,
+    PublicBookedOut,
+    PublicBookingIn,
+    RescheduleIn,
+)
+from slotwise.api.schemas.catalog import PriceOut
+from slotwise.api.schemas.common import Zone
+from slotwise.domain.errors import NotFound
+
+router = APIRouter(prefix="/v1/public", tags=["public"], responses=ERROR_RESPONSES)
+
+Token = Annotated[str, Query(min_length=1, max_length=200, description="the manage token")]
+
+
+class PublicServiceOut(BaseModel):
+    id: str
+    slug: str
+    name: str
+    duration_min: int
+    capacity: int
+    price: PriceOut | None
+
+
+class PublicServices(BaseModel):
+    org: dict[str, str]
+    items: list[PublicServiceOut]
+
+
+@router.get("/bookings/{booking_id}", response_model=BookingOut)
+def get_booking(booking_id: str, token: Token, app: App) -> dict[str, Any]:
+    return presenters.booking(app.bookings.get(None, booking_id, manage_token=token))
+
+
+@router.post("/bookings/{booking_id}/cancel", response_model=BookingOut)
+def cancel(booking_id: str, token: Token, app: App,
+           body: CancelIn | None = None) -> dict[str, Any]:
+    reason = body.reason if body else None
+    return presenters.booking(app.cancel(None, booking_id, reason, manage_token=token))
+
+
+@router.post("/bookings/{booking_id}/reschedule", response_model=BookingOut)
+def reschedule(booking_id: str, token: Token, body: RescheduleIn,
+               app: App) -> dict[str, Any]:
+    return presenters.booking(app.reschedule(None, booking_id, body.start, manage_token=token))
+
+
+@router.get("/{org_slug}/services", response_model=PublicServices)
+def services(org_slug: str, app: App) -> dict[str, Any]:
+    org = app.accounts.organisation_by_slug(org_slug)
+    items = [
+        {"id": s.id, "slug": s.slug, "name": s.name, "duration_min": s.duration_min,
+         "capacity": s.capacity,
+         "price": {"amount": s.price.amount, "currency": s.price.currency} if s.price else None}
+        for s in app.catalog.list_services(org.id)
+    ]
+    return {"org": {"slug": org.slug, "name": org.name, "timezone": org.timezone},
+            "items": items}
+
+
+@router.get("/{org_slug}/services/{service_slug}/availability",
+            response_model=AvailabilityOut)
+def availability(org_slug: str, service_slug: str, app: App,
+                 start: Annotated[AwareDatetime, Query()],
+                 end: Annotated[AwareDatetime, Query()],
+                 resource_id: str | None = None,
+                 timezone: Annotated[Zone | None, Query()] = None) -> dict[str, Any]:
+    org = app.accounts.organisation_by_slug(org_slug)
+    service = _service(app, org.id, service_slug)
+    return availability_answer(app, org.id, org.timezone, service.id, start, end, resource_id,
+                               timezone)
+
+
+@router.post("/{org_slug}/services/{service_slug}/bookings", status_code=201,
+             response_model=PublicBookedOut, response_model_exclude_unset=True)
+def book(org_slug: str, service_slug: str, body: PublicBookingIn, app: App,
+         request: Request) -> dict[str, Any]:
+    org = app.accounts.organisation_by_slug(org_slug)
+    service = _service(app, org.id, service_slug)
+    with counted(request, "public"):
+        booked = app.book(org.id, booking_request(body, service.id))
+    return {**booked_answer(booked), "manage_token": booked.manage_token}
+
+
+def _service(app: App, org_id: str, slug: str) -> Any:
+    for service in app.catalog.list_services(org_id):
+        if service.slug == slug:
+            return service
+    raise NotFound("no such service")

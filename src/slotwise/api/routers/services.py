@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from slotwise.api import presenters
+from slotwise.api.auth import CurrentPrincipal
+from slotwise.api.deps import App
+from slotwise.api.errors import ERROR_RESPONSES
+from slotwise.api.schemas.bookings import AvailabilityOut
+from slotwise.api.schemas.catalog import ServiceIn, ServiceOut
+from slotwise.api.schemas.common import Zone
+from slotwise.app.catalog import ServiceFields
+from slotwise.app.container import UseCases
+from slotwise.domain.errors import InvalidInput
+from slotwise.domain.model import Price, ResourceKind, ServiceRequirement
+
+router = APIRouter(prefix="/v1", tags=["services"], responses=ERROR_RESPONSES)
+
+MAX_WINDOW = timedelta(days=62)
+
+
+@router.post("/services", status_code=201, response_model=ServiceOut)
+def create_service(body: ServiceIn, who: CurrentPrincipal, app: App) -> dict[str, Any]:
+    fields = ServiceFields(
+        name=body.name, slug=body.slug, duration_min=body.duration_min, step_min=body.step_min,
+        buffer_before_min=body.buffer_before_min, buffer_after_min=body.buffer_after_min,
+        min_notice_min=body.min_notice_min, max_advance_days=body.max_advance_days,
+        capacity=body.capacity,
+        price=Price(body.price.amount, body.price.currency) if body.price else None,
+        requirements=tuple(
+            ServiceRequirement(
+                kind=ResourceKind(r.kind), count=r.count,
+                resource_ids=tuple(dict.fromkeys(r.resource_ids))
+                if r.resource_ids is not None else None,
+                tags=tuple(dict.fromkeys(r.tags)), min_capacity=r.min_capacity,
+            )
+            for r in body.requirements
+        ),
+    )
+    return presenters.service(app.catalog.create_service(who, fields))
+
+
+@router.get("/services", response_model=dict[str, list[ServiceOut]])
+def list_services(who: CurrentPrincipal, app: App) -> dict[str, Any]:
+    return {"items": [presenters.service(s) for s in app.catalog.list_services(who.org_id)]}
+
+
+@router.get("/services/{service_id}", response_model=ServiceOut)
+def get_service(service_id: str, who: CurrentPrincipal, app: App) -> dict[str, Any]:
+    return presenters.service(app.catalog.get_service(who, service_id))
+
+
+def check_window(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise InvalidInput("end must be after start", ("query", "end"))
+    if end - start > MAX_WINDOW:
+        raise InvalidInput("the window may span at most 62 days", ("query", "end"))
+
+
+def availability_answer(app: UseCases, org_id: str, org_zone: str, service_id: str,
+                        start: datetime, end: datetime, resource_id: str | None,
+                        timezone: str | None) -> dict[str, Any]:
+    check_window(start, end)
+    slots = app.search(org_id, service_id, start, end, resource_id)
+    return {"service_id": service_id, "timezone": timezone or org_zone,
+            "slots": [{"start": s.start, "end": s.end} for s in slots]}
+
+
+@router.get("/services/{service_id}/availability", response_model=AvailabilityOut)
+def availability(service_id: str, who: CurrentPrincipal, app: App,
+                 start: Annotated[AwareDatetime, Query()],
+                 end: Annotated[AwareDatetime, Query()],
+                 resource_id: str | None = None,
+                 timezone: Annotated[Zone | None, Query()] = None) -> dict[str, Any]:
+    org_zone = app.accounts.organisation(who.org_id).timezone
+    return availability_answer(app, who.org_id, org_zone, service_id, start, end, resource_id,
+                               timezone)

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from slotwise.api.schemas.common import Body, Instant, Name, Slug, Zone
+
+Kind = Literal["practitioner", "room", "equipment", "virtual"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WallTime = Annotated[str, Field(pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$",
+                                examples=["09:00", "24:00"])]
+Minutes = Annotated[int, Field(ge=0, le=24 * 60)]
+Tag = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class LocationIn(Body):
+    name: Name
+    timezone: Zone
+
+
+class LocationOut(BaseModel):
+    id: str
+    name: str
+    timezone: str
+
+
+class ResourceIn(Body):
+    name: Name
+    kind: Kind
+    timezone: Zone | None = None
+    location_id: str | None = None
+    capacity: int = Field(default=1, ge=1, le=10_000)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    buffer_before_min: Minutes = 0
+    buffer_after_min: Minutes = 0
+    requires_approval: bool = False
+
+
+class ResourcePatch(Body):
+    name: Name | None = None
+    kind: Kind | None = None
+    timezone: Zone | None = None
+    location_id: str | None = None
+    capacity: int | None = Field(default=None, ge=1, le=10_000)
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+    buffer_before_min: Minutes | None = None
+    buffer_after_min: Minutes | None = None
+    requires_approval: bool | None = None
+
+
+class ResourceOut(BaseModel):
+    id: str
+    name: str
+    kind: Kind
+    timezone: str
+    location_id: str | None
+    capacity: int
+    tags: list[str]
+    buffer_before_min: int
+    buffer_after_min: int
+    requires_approval: bool
+    created_at: Instant
+
+
+class HoursIn(Body):
+    start: WallTime
+    end: WallTime
+
+
+class WeeklyIn(Body):
+    days: list[Weekday] = Field(min_length=1)
+    start: WallTime
+    end: WallTime
+
+
+class OverrideIn(Body):
+    date: dt.date
+    hours: list[HoursIn] | None = None
+    closed: bool = False
+
+    @model_validator(mode="after")
+    def _closed_or_hours(self) -> OverrideIn:
+        if self.closed and self.hours:
+            raise ValueError("a date cannot be closed and have hours")
+        if not self.closed and not self.hours:
+            raise ValueError("give hours, or closed: true")
+        return self
+
+
+class ScheduleIn(Body):
+    timezone: Zone | None = None
+    weekly: list[WeeklyIn] = Field(default_factory=list, max_length=200)
+    overrides: list[OverrideIn] = Field(default_factory=list, max_length=2000)
+
+
+class ScheduleOut(BaseModel):
+    resource_id: str
+    timezone: str
+    weekly: list[dict[str, object]]
+    overrides: list[dict[str, object]]
+
+
+class BlockIn(Body):
+    start: Instant
+    end: Instant
+    title: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BlockIn:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class BlockOut(BaseModel):
+    id: str
+    resource_id: str
+    start: Instant
+    end: Instant
+    title: str | None
+
+
+class RequirementIn(Body):
+    kind: Kind
+    count: int = Field(default=1, ge=1, le=50)
+    resource_ids: list[str] | None = Field(default=None, max_length=500)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    min_capacity: int = Field(default=1, ge=1)
+
+
+class PriceIn(Body):
+    amount: int = Field(ge=0, description="in the currency's minor unit (cents)")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class ServiceIn(Body):
+    name: Name
+    slug: Slug | None = None
+    duration_min: int = Field(ge=1, le=24 * 60)
+    step_min: int | None = Field(default=None, ge=1, le=24 * 60)
+    buffer_before_min: Minutes = 0
+    buffer_after_min: Minutes = 0
+    min_notice_min: int = Field(default=0, ge=0, le=365 * 24 * 60)
+    max_advance_days: int = Field(default=365, ge=1, le=3650)
+    capacity: int = Field(default=1, ge=1, le=10_000)
+    price: PriceIn | None = None
+    requirements: list[RequirementIn] = Field(min_length=1, max_length=20)
+
+
+class RequirementOut(BaseModel):
+    kind: Kind
+    count: int
+    resource_ids: list[str] | None
+    tags: list[str]
+    min_capacity: int
+
+
+class PriceOut(BaseModel):
+    amount: int
+    currency: str
+
+
+class ServiceOut(BaseModel):
+    id: str
+    name: str
+    slug: str
+    duration_min: int
+    step_min: int
+    buffer_before_min: int
+    buffer_after_min: int
+    min_notice_min: int
+    max_advance_days: int
+    capacity: int
+    price: PriceOut | None
+    requirements: list[RequirementOut]
+    created_at: Instant
+
+
+class ResourcePage(BaseModel):
+    items: list[ResourceOut]
+    next_cursor: str | None

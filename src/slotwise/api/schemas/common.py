@@ -1,0 +1,63 @@
+"""Shared field types: instants in and out, IANA zones, problem answers, pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+
+from slotwise.engine.zones import is_zone
+
+
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_zone(value: str) -> str:
+    if not is_zone(value):
+        raise ValueError(f"{value!r} is not an IANA time zone name")
+    return value
+
+
+# Input must carry an offset (a bare number or a naive time is a 422); output is always UTC "Z".
+Instant = Annotated[AwareDatetime, PlainSerializer(_utc_text, return_type=str)]
+Zone = Annotated[str, AfterValidator(_check_zone), Field(examples=["Europe/London"])]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+
+
+class Body(BaseModel):
+    """Request bodies refuse unknown fields, so a typo is a 422, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class Window(BaseModel):
+    start: Instant
+    end: Instant
+
+
+class SlotProblem(Problem):
+    alternatives: list[Window] = []
+    conflicts: list[Window] | None = None
+
+
+def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}

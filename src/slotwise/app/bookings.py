@@ -1,0 +1,234 @@
+"""Book a slot (once or as a recurring series), with or without a hold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from slotwise.app.availability import (
+    Exclude,
+    SearchAvailability,
+    blocked_ranges,
+    candidate_resources,
+    slot_request,
+)
+from slotwise.app.holds import check_resources, chosen_resources, new_hold
+from slotwise.domain import events
+from slotwise.domain.booking import Booking, BookingStatus, Hold, HoldStatus
+from slotwise.domain.errors import (
+    HoldNotUsable,
+    InvalidInput,
+    NotFound,
+    OverlapRefused,
+    SeriesUnavailable,
+    SlotRef,
+    SlotUnavailable,
+)
+from slotwise.domain.ids import digest, new_id, new_secret
+from slotwise.domain.model import Customer, Series, Service
+from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from slotwise.engine.availability import Busy, Slot, SlotRequest, slot_at
+from slotwise.engine.intervals import TimeRange
+from slotwise.engine.recurrence import RecurrenceError, expand
+from slotwise.engine.zones import zone
+
+MAX_OCCURRENCES = 366
+# An implicit hold lives only inside the booking's own transaction; its TTL just has to be
+# longer than that transaction.
+IMPLICIT_HOLD_TTL_S = 60
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerDetails:
+    name: str
+    email: str
+    phone: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recurrence:
+    rrule: str
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRequest:
+    service_id: str
+    start: datetime
+    customer: CustomerDetails
+    hold_id: str | None = None
+    resource_ids: tuple[str, ...] | None = None
+    recurrence: Recurrence | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    booking: Booking
+    occurrences: tuple[Booking, ...]
+    manage_token: str
+
+
+class BookSlot:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock,
+                 search: SearchAvailability) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._search = search
+
+    def __call__(self, org_id: str, request: BookingRequest) -> Booked:
+        now = self._clock.now()
+        with self._uow(write=True) as uow:
+            org = uow.organisations.get(org_id)
+            service = uow.services.get(org_id, request.service_id)
+            if org is None or service is None:
+                raise NotFound("no such service")
+            check_resources(uow, org_id, request.resource_ids)
+            hold = self._usable_hold(uow, org_id, service, request, now)
+            restrict_to = hold.resource_ids if hold else request.resource_ids
+            starts = self._starts(request, org.timezone)
+            uow.lock_resources(org_id, candidate_resources(uow, service, restrict_to))
+            span = TimeRange(starts[0], starts[-1] + timedelta(minutes=service.duration_min))
+            slot_req = slot_request(uow, service, now, span, restrict_to=restrict_to,
+                                    exclude=Exclude(hold_id=hold.id if hold else None))
+            slots, conflicts = _choose_slots(slot_req, service, uow, starts)
+            if not conflicts:
+                try:
+                    booked = self._write(uow, service, request, slots, hold, now)
+                except OverlapRefused:
+                    conflicts = [starts[0]]  # lost a race the lock did not cover; say so
+                else:
+                    uow.commit()
+                    return booked
+        raise self._unavailable(org_id, service, request, starts, conflicts, restrict_to, hold)
+
+    def _usable_hold(self, uow: UnitOfWork, org_id: str, service: Service,
+                     request: BookingRequest, now: datetime) -> Hold | None:
+        if request.hold_id is None:
+            return None
+        hold = uow.holds.get(org_id, request.hold_id)
+        if hold is None:
+            raise NotFound("no such hold")
+        if hold.service_id != service.id or hold.start != request.start:
+            raise HoldNotUsable("the hold is for another service or start")
+        if not hold.is_live(now):
+            raise HoldNotUsable(f"the hold is {_hold_state(hold, now)}")
+        return hold
+
+    def _starts(self, request: BookingRequest, org_zone: str) -> list[datetime]:
+        if request.recurrence is None:
+            return [request.start]
+        tz_name = request.recurrence.timezone or org_zone
+        tz = zone(tz_name)
+        dtstart = request.start.astimezone(tz).replace(tzinfo=None)
+        try:
+            expansion = expand(request.recurrence.rrule, dtstart, tz_name,
+                               limit=MAX_OCCURRENCES + 1, require_end=True)
+        except RecurrenceError as error:
+            raise InvalidInput(str(error), ("body", "recurrence", "rrule")) from error
+        starts = [o.start for o in expansion.occurrences]
+        if not starts:
+            raise InvalidInput("the rule yields no occurrence", ("body", "recurrence", "rrule"))
+        if len(starts) > MAX_OCCURRENCES:
+            raise InvalidInput(f"a series may have at most {MAX_OCCURRENCES} occurrences",
+                               ("body", "recurrence", "rrule"))
+        return starts
+
+    def _write(self, uow: UnitOfWork, service: Service, request: BookingRequest,
+               slots: Sequence[Slot], hold: Hold | None, now: datetime) -> Booked:
+        customer = _upsert_customer(uow, service.org_id, request.customer)
+        manage_token = new_secret("mt")
+        series_id = None
+        if request.recurrence is not None:
+            series_id = new_id("series")
+            tz_name = request.recurrence.timezone or _org_zone(uow, service.org_id)
+            uow.series.add(Series(
+                id=series_id, org_id=service.org_id, rrule=request.recurrence.rrule,
+                timezone=tz_name, created_at=now,
+                dtstart_local=request.start.astimezone(zone(tz_name)).replace(tzinfo=None),
+            ))
+        written = []
+        for i, slot in enumerate(slots):
+            resources = chosen_resources(uow, service.org_id, slot)
+            claim = hold if (i == 0 and hold is not None) else None
+            if claim is None:
+                claim = new_hold(uow, service, slot, now, IMPLICIT_HOLD_TTL_S)
+                uow.holds.acquire(claim, now)
+            status = (BookingStatus.PENDING if any(r.requires_approval for r in resources.values())
+                      else BookingStatus.CONFIRMED)
+            booking = Booking(
+                id=new_id("booking"), org_id=service.org_id, service_id=service.id,
+                customer=customer, status=status, start=slot.start, end=slot.end,
+                resource_ids=slot.resource_ids, created_at=now, updated_at=now,
+                series_id=series_id, notes=request.notes, manage_token_hash=digest(manage_token),
+            )
+            uow.bookings.add(booking, blocked_ranges(service, resources, slot))
+            uow.holds.save(replace(claim, status=HoldStatus.CONVERTED, booking_id=booking.id))
+            uow.outbox.add(events.booking_event(events.BOOKING_CREATED, booking, now))
+            written.append(booking)
+        return Booked(booking=written[0], occurrences=tuple(written), manage_token=manage_token)
+
+    def _unavailable(self, org_id: str, service: Service, request: BookingRequest,
+                     starts: Sequence[datetime], conflicts: Sequence[datetime],
+                     restrict_to: Sequence[str] | None, hold: Hold | None) -> SlotUnavailable:
+        exclude = Exclude(hold_id=hold.id if hold else None)
+        alternatives = self._search.alternatives(org_id, service, conflicts[0], restrict_to,
+                                                 exclude)
+        duration = timedelta(minutes=service.duration_min)
+        if request.recurrence is None:
+            return SlotUnavailable("that start is not available", alternatives)
+        return SeriesUnavailable(
+            f"{len(conflicts)} of {len(starts)} occurrences are not available",
+            [SlotRef(c, c + duration) for c in conflicts], alternatives,
+        )
+
+
+def _choose_slots(request: SlotRequest, service: Service, uow: UnitOfWork,
+                  starts: Sequence[datetime]) -> tuple[list[Slot], list[datetime]]:
+    """The slot of every occurrence, each counting the ones chosen before it as busy."""
+    slots: list[Slot] = []
+    conflicts: list[datetime] = []
+    for start in starts:
+        slot = slot_at(request, start)
+        if slot is None:
+            conflicts.append(start)
+            continue
+        slots.append(slot)
+        if len(starts) > 1:
+            blocked = blocked_ranges(service, chosen_resources(uow, service.org_id, slot), slot)
+            calendars = dict(request.calendars)
+            for rid, s, e in blocked:
+                cal = calendars[rid]
+                calendars[rid] = replace(cal, busy=(*cal.busy, Busy(TimeRange(s, e), "series")))
+            request = replace(request, calendars=calendars)
+    return slots, conflicts
+
+
+def _upsert_customer(uow: UnitOfWork, org_id: str, details: CustomerDetails) -> Customer:
+    email = details.email.strip().lower()
+    existing = uow.customers.by_email(org_id, email)
+    if existing is None:
+        customer = Customer(id=new_id("customer"), org_id=org_id, name=details.name,
+                            email=email, phone=details.phone, timezone=details.timezone)
+        uow.customers.add(customer)
+        return customer
+    updated = replace(existing, name=details.name, phone=details.phone or existing.phone,
+                      timezone=details.timezone or existing.timezone)
+    if updated != existing:
+        uow.customers.update(updated)
+    return updated
+
+
+def _org_zone(uow: UnitOfWork, org_id: str) -> str:
+    org = uow.organisations.get(org_id)
+    if org is None:
+        raise NotFound("no such organisation")
+    return org.timezone
+
+
+def _hold_state(hold: Hold, now: datetime) -> str:
+    if hold.status is HoldStatus.ACTIVE and now >= hold.expires_at:
+        return "expired"
+    return hold.status.value

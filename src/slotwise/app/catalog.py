@@ -1,0 +1,228 @@
+"""Set up what can be booked: locations, resources, their schedules and blocks, services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from slotwise.app.accounts import require_admin, slugify
+from slotwise.app.scheduling import validate_schedule
+from slotwise.domain.errors import AlreadyExists, Conflict, NotFound
+from slotwise.domain.ids import new_id
+from slotwise.domain.model import (
+    Block,
+    Location,
+    Price,
+    Principal,
+    Resource,
+    ResourceKind,
+    Schedule,
+    Service,
+    ServiceRequirement,
+)
+from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceFields:
+    name: str
+    kind: ResourceKind
+    timezone: str | None = None
+    location_id: str | None = None
+    capacity: int = 1
+    tags: tuple[str, ...] = ()
+    buffer_before_min: int = 0
+    buffer_after_min: int = 0
+    requires_approval: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFields:
+    name: str
+    duration_min: int
+    requirements: tuple[ServiceRequirement, ...]
+    slug: str | None = None
+    step_min: int | None = None
+    buffer_before_min: int = 0
+    buffer_after_min: int = 0
+    min_notice_min: int = 0
+    max_advance_days: int = 365
+    capacity: int = 1
+    price: Price | None = None
+
+
+class Catalog:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def create_location(self, principal: Principal, name: str, timezone: str) -> Location:
+        require_admin(principal)
+        location = Location(id=new_id("location"), org_id=principal.org_id, name=name,
+                            timezone=timezone, created_at=self._clock.now())
+        with self._uow(write=True) as uow:
+            uow.locations.add(location)
+            uow.commit()
+        return location
+
+    def create_resource(self, principal: Principal, fields: ResourceFields) -> Resource:
+        require_admin(principal)
+        with self._uow(write=True) as uow:
+            zone = self._resource_zone(uow, principal.org_id, fields.timezone, fields.location_id)
+            resource = Resource(
+                id=new_id("resource"), org_id=principal.org_id, name=fields.name,
+                kind=fields.kind, timezone=zone, created_at=self._clock.now(),
+                location_id=fields.location_id, capacity=fields.capacity,
+                tags=tuple(dict.fromkeys(fields.tags)),
+                buffer_before_min=fields.buffer_before_min,
+                buffer_after_min=fields.buffer_after_min,
+                requires_approval=fields.requires_approval,
+            )
+            uow.resources.add(resource)
+            uow.commit()
+        return resource
+
+    def get_resource(self, principal: Principal, resource_id: str) -> Resource:
+        with self._uow() as uow:
+            return _resource(uow, principal.org_id, resource_id)
+
+    def list_resources(self, principal: Principal, after: str | None, limit: int
+                       ) -> list[Resource]:
+        with self._uow() as uow:
+            return uow.resources.list(principal.org_id, after=after, limit=limit)
+
+    def update_resource(self, principal: Principal, resource_id: str,
+                        changes: dict[str, Any]) -> Resource:
+        require_admin(principal)
+        with self._uow(write=True) as uow:
+            current = _resource(uow, principal.org_id, resource_id)
+            if "location_id" in changes and changes["location_id"] is not None:
+                _location(uow, principal.org_id, changes["location_id"])
+            if "tags" in changes:
+                changes["tags"] = tuple(dict.fromkeys(changes["tags"]))
+            updated = replace(current, **changes)
+            uow.resources.update(updated)
+            uow.commit()
+        return updated
+
+    def delete_resource(self, principal: Principal, resource_id: str) -> None:
+        """Archive the resource (history keeps it); refused while bookings still need it."""
+        require_admin(principal)
+        now = self._clock.now()
+        with self._uow(write=True) as uow:
+            _resource(uow, principal.org_id, resource_id)
+            if uow.bookings.has_future(principal.org_id, resource_id, now):
+                raise Conflict("the resource has upcoming bookings; cancel or move them first")
+            uow.resources.archive(principal.org_id, resource_id, now)
+            uow.commit()
+
+    def put_schedule(self, principal: Principal, spec: Schedule) -> Schedule:
+        require_admin(principal)
+        validate_schedule(spec)
+        stored = replace(spec, org_id=principal.org_id, updated_at=self._clock.now())
+        with self._uow(write=True) as uow:
+            _resource(uow, principal.org_id, spec.resource_id)
+            uow.schedules.put(stored)
+            uow.commit()
+        return stored
+
+    def get_schedule(self, principal: Principal, resource_id: str) -> Schedule:
+        with self._uow() as uow:
+            _resource(uow, principal.org_id, resource_id)
+            found = uow.schedules.get(principal.org_id, resource_id)
+        return found or Schedule(resource_id=resource_id, org_id=principal.org_id,
+                                 timezone=None)
+
+    def add_block(self, principal: Principal, resource_id: str, start: datetime,
+                  end: datetime, title: str | None) -> Block:
+        block = Block(id=new_id("block"), org_id=principal.org_id, resource_id=resource_id,
+                      start=start, end=end, title=title, created_at=self._clock.now())
+        with self._uow(write=True) as uow:
+            _resource(uow, principal.org_id, resource_id)
+            uow.blocks.add(block)
+            uow.commit()
+        return block
+
+    def delete_block(self, principal: Principal, resource_id: str, block_id: str) -> None:
+        with self._uow(write=True) as uow:
+            block = uow.blocks.get(principal.org_id, block_id)
+            if block is None or block.resource_id != resource_id:
+                raise NotFound("no such block")
+            uow.blocks.delete(principal.org_id, block_id)
+            uow.commit()
+
+    def create_service(self, principal: Principal, fields: ServiceFields) -> Service:
+        require_admin(principal)
+        with self._uow(write=True) as uow:
+            for i, req in enumerate(fields.requirements):
+                for rid in req.resource_ids or ():
+                    if uow.resources.get(principal.org_id, rid) is None:
+                        raise NotFound(f"no such resource {rid} (requirements[{i}])")
+            service = Service(
+                id=new_id("service"), org_id=principal.org_id, name=fields.name,
+                slug=self._free_slug(uow, principal.org_id, fields.slug, fields.name),
+                duration_min=fields.duration_min,
+                step_min=fields.step_min or fields.duration_min,
+                requirements=fields.requirements, created_at=self._clock.now(),
+                buffer_before_min=fields.buffer_before_min,
+                buffer_after_min=fields.buffer_after_min,
+                min_notice_min=fields.min_notice_min, max_advance_days=fields.max_advance_days,
+                capacity=fields.capacity, price=fields.price,
+            )
+            uow.services.add(service)
+            uow.commit()
+        return service
+
+    def get_service(self, principal: Principal, service_id: str) -> Service:
+        with self._uow() as uow:
+            service = uow.services.get(principal.org_id, service_id)
+        if service is None:
+            raise NotFound("no such service")
+        return service
+
+    def list_services(self, org_id: str) -> list[Service]:
+        with self._uow() as uow:
+            return uow.services.list(org_id)
+
+    def _resource_zone(self, uow: UnitOfWork, org_id: str, zone: str | None,
+                       location_id: str | None) -> str:
+        if zone is not None:
+            if location_id is not None:
+                _location(uow, org_id, location_id)
+            return zone
+        if location_id is not None:
+            return _location(uow, org_id, location_id).timezone
+        org = uow.organisations.get(org_id)
+        if org is None:
+            raise NotFound("no such organisation")
+        return org.timezone
+
+    @staticmethod
+    def _free_slug(uow: UnitOfWork, org_id: str, wanted: str | None, name: str) -> str:
+        if wanted is not None:
+            if uow.services.by_slug(org_id, wanted) is not None:
+                raise AlreadyExists("a service with that slug exists")
+            return wanted
+        base = slugify(name)
+        slug, n = base, 1
+        while uow.services.by_slug(org_id, slug) is not None:
+            n += 1
+            slug = f"{base}-{n}"
+        return slug
+
+
+def _resource(uow: UnitOfWork, org_id: str, resource_id: str) -> Resource:
+    found = uow.resources.get(org_id, resource_id)
+    if found is None:
+        raise NotFound("no such resource")
+    return found
+
+
+def _location(uow: UnitOfWork, org_id: str, location_id: str) -> Location:
+    found = uow.locations.get(org_id, location_id)
+    if found is None:
+        raise NotFound("no such location")
+    return found
+
+

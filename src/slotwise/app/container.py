@@ -1,0 +1,36 @@
+"""The wired use cases the delivery layers (API, pages, CLI) are handed by bootstrap."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from slotwise.app.accounts import Accounts
+from slotwise.app.availability import SearchAvailability
+from slotwise.app.bookings import BookSlot
+from slotwise.app.catalog import Catalog
+from slotwise.app.holds import PlaceHold, ReleaseHold
+from slotwise.app.idempotency import Idempotency
+from slotwise.app.manage import ApproveBooking, CancelBooking, ReadBookings, RescheduleBooking
+from slotwise.domain.ports import Clock
+
+HealthCheck = Callable[[], "str | None"]
+
+
+@dataclass
+class UseCases:
+    clock: Clock
+    accounts: Accounts
+    catalog: Catalog
+    search: SearchAvailability
+    place_hold: PlaceHold
+    release_hold: ReleaseHold
+    book: BookSlot
+    cancel: CancelBooking
+    reschedule: RescheduleBooking
+    approve: ApproveBooking
+    bookings: ReadBookings
+    idempotency: Idempotency
+    cursor_secret: bytes
+    # /readyz: name → check returning None when healthy, else what is wrong
+    checks: dict[str, HealthCheck] = field(default_factory=dict)

@@ -1,0 +1,86 @@
+"""Tentative holds: claim a slot's resources for a while, then book or release."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from slotwise.app.availability import (
+    SearchAvailability,
+    blocked_ranges,
+    candidate_resources,
+    offered_slot,
+)
+from slotwise.domain.booking import Hold, HoldStatus
+from slotwise.domain.errors import NotFound, OverlapRefused, SlotUnavailable
+from slotwise.domain.ids import new_id
+from slotwise.domain.model import HeldResource, Resource, Service
+from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from slotwise.engine.availability import Slot
+
+
+def check_resources(uow: UnitOfWork, org_id: str, resource_ids: Sequence[str] | None) -> None:
+    """Ids the caller may not see are unknown to it: 404, never a 409."""
+    for rid in resource_ids or ():
+        if uow.resources.get(org_id, rid) is None:
+            raise NotFound(f"no such resource {rid}")
+
+
+def chosen_resources(uow: UnitOfWork, org_id: str, slot: Slot) -> dict[str, Resource]:
+    found = {rid: uow.resources.get(org_id, rid) for rid in slot.resource_ids}
+    return {rid: r for rid, r in found.items() if r is not None}
+
+
+def new_hold(uow: UnitOfWork, service: Service, slot: Slot, now: datetime, ttl_s: int) -> Hold:
+    blocked = blocked_ranges(service, chosen_resources(uow, service.org_id, slot), slot)
+    return Hold(
+        id=new_id("hold"), org_id=service.org_id, service_id=service.id, start=slot.start,
+        end=slot.end, expires_at=now + timedelta(seconds=ttl_s), created_at=now,
+        resources=tuple(HeldResource(rid, s, e) for rid, s, e in blocked),
+    )
+
+
+class PlaceHold:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, search: SearchAvailability,
+                 default_ttl_s: int) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._search = search
+        self.default_ttl_s = default_ttl_s
+
+    def __call__(self, org_id: str, service_id: str, start: datetime,
+                 resource_ids: Sequence[str] | None = None, ttl_s: int | None = None) -> Hold:
+        now = self._clock.now()
+        with self._uow(write=True) as uow:
+            service = uow.services.get(org_id, service_id)
+            if service is None:
+                raise NotFound("no such service")
+            check_resources(uow, org_id, resource_ids)
+            uow.lock_resources(org_id, candidate_resources(uow, service, resource_ids))
+            slot = offered_slot(uow, service, start, now, restrict_to=resource_ids)
+            if slot is not None:
+                hold = new_hold(uow, service, slot, now, ttl_s or self.default_ttl_s)
+                try:
+                    uow.holds.acquire(hold, now)
+                except OverlapRefused:
+                    pass  # another writer's hold won the race; answer like any taken slot
+                else:
+                    uow.commit()
+                    return hold
+        raise SlotUnavailable("that start is not available",
+                              self._search.alternatives(org_id, service, start, resource_ids))
+
+
+class ReleaseHold:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def __call__(self, org_id: str, hold_id: str) -> None:
+        with self._uow(write=True) as uow:
+            hold = uow.holds.get(org_id, hold_id)
+            if hold is None or not hold.is_live(self._clock.now()):
+                raise NotFound("no such live hold")
+            uow.holds.save(replace(hold, status=HoldStatus.RELEASED))
+            uow.commit()

@@ -1,0 +1,130 @@
+"""Change a booking after it is made: cancel, reschedule, approve; and read bookings."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from slotwise.app.availability import (
+    Exclude,
+    SearchAvailability,
+    blocked_ranges,
+    candidate_resources,
+    offered_slot,
+)
+from slotwise.app.holds import chosen_resources
+from slotwise.domain import events
+from slotwise.domain.booking import Booking, BookingStatus
+from slotwise.domain.errors import NotFound, OverlapRefused, SlotUnavailable
+from slotwise.domain.ids import digest
+from slotwise.domain.model import BookingFilter
+from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+
+def find_booking(uow: UnitOfWork, org_id: str | None, booking_id: str,
+                 manage_token: str | None = None) -> Booking:
+    """By tenant (staff) or by the customer's manage token (public); unknown → NotFound."""
+    if manage_token is not None:
+        booking = uow.bookings.by_manage_token(booking_id, digest(manage_token))
+    elif org_id is not None:
+        booking = uow.bookings.get(org_id, booking_id)
+    else:
+        booking = None
+    if booking is None:
+        raise NotFound("no such booking")
+    return booking
+
+
+class CancelBooking:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def __call__(self, org_id: str | None, booking_id: str, reason: str | None = None, *,
+                 manage_token: str | None = None) -> Booking:
+        now = self._clock.now()
+        with self._uow(write=True) as uow:
+            booking = find_booking(uow, org_id, booking_id, manage_token)
+            cancelled = booking.cancel(now, reason)
+            uow.bookings.update(cancelled)
+            uow.outbox.add(events.booking_event(events.BOOKING_CANCELLED, cancelled, now,
+                                                reason=reason))
+            uow.commit()
+            return cancelled
+
+
+class ApproveBooking:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def __call__(self, org_id: str, booking_id: str) -> Booking:
+        now = self._clock.now()
+        with self._uow(write=True) as uow:
+            booking = find_booking(uow, org_id, booking_id)
+            approved = booking.transition(BookingStatus.CONFIRMED, now)
+            uow.bookings.update(approved)
+            uow.outbox.add(events.booking_event(events.BOOKING_APPROVED, approved, now))
+            uow.outbox.add(events.booking_event(events.BOOKING_CONFIRMED, approved, now))
+            uow.commit()
+            return approved
+
+
+class RescheduleBooking:
+    """Move a booking atomically: the new range is taken and the old released together."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock,
+                 search: SearchAvailability) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._search = search
+
+    def __call__(self, org_id: str | None, booking_id: str, start: datetime, *,
+                 manage_token: str | None = None) -> Booking:
+        now = self._clock.now()
+        with self._uow(write=True) as uow:
+            booking = find_booking(uow, org_id, booking_id, manage_token)
+            service = uow.services.get(booking.org_id, booking.service_id)
+            if service is None:
+                raise NotFound("the booking's service is gone")
+            moved = booking.moved(start, start + timedelta(minutes=service.duration_min),
+                                  booking.resource_ids, now)
+            uow.lock_resources(booking.org_id, candidate_resources(uow, service))
+            own = Exclude(booking_id=booking.id)
+            # Least disruption first: the same resources at the new time, then any that fit.
+            slot = (offered_slot(uow, service, start, now, restrict_to=booking.resource_ids,
+                                 exclude=own)
+                    or offered_slot(uow, service, start, now, exclude=own))
+            if slot is not None:
+                moved = booking.moved(slot.start, slot.end, slot.resource_ids, now)
+                resources = chosen_resources(uow, booking.org_id, slot)
+                try:
+                    uow.bookings.move(moved, blocked_ranges(service, resources, slot))
+                except OverlapRefused:
+                    pass
+                else:
+                    uow.outbox.add(events.booking_event(
+                        events.BOOKING_RESCHEDULED, moved, now,
+                        previous={"start": events.iso(booking.start),
+                                  "end": events.iso(booking.end),
+                                  "resource_ids": list(booking.resource_ids)}))
+                    uow.commit()
+                    return moved
+        raise SlotUnavailable("that start is not available", self._search.alternatives(
+            booking.org_id, service, start, exclude=Exclude(booking_id=booking.id)))
+
+
+class ReadBookings:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    def get(self, org_id: str | None, booking_id: str, manage_token: str | None = None
+            ) -> Booking:
+        with self._uow() as uow:
+            return find_booking(uow, org_id, booking_id, manage_token)
+
+    def list(self, org_id: str, query: BookingFilter) -> list[Booking]:
+        with self._uow() as uow:
+            if query.resource_id is not None and uow.resources.get(org_id, query.resource_id
+                                                                   ) is None:
+                raise NotFound("no such resource")
+            return uow.bookings.list(org_id, query)

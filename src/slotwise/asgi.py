@@ -1,0 +1,28 @@
+"""The ASGI application factory uvicorn calls in every server process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from slotwise.api import logs
+from slotwise.api.app import create_app
+from slotwise.bootstrap import build
+from slotwise.settings import Settings
+
+
+def create() -> FastAPI:
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_json)
+    container = build(settings)
+    app = create_app(container.use_cases)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        container.close()
+
+    app.router.lifespan_context = lifespan
+    return app

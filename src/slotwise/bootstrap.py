@@ -1,0 +1,103 @@
+"""The composition root: settings in, wired use cases out (for the API, CLI and tests).
+
+Nothing connects to anything at import time; `build()` does it, once per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine, text
+
+from slotwise.app.accounts import Accounts
+from slotwise.app.availability import SearchAvailability
+from slotwise.app.bookings import BookSlot
+from slotwise.app.catalog import Catalog
+from slotwise.app.clock import FrozenClock, SystemClock
+from slotwise.app.container import UseCases
+from slotwise.app.holds import PlaceHold, ReleaseHold
+from slotwise.app.idempotency import Idempotency
+from slotwise.app.manage import ApproveBooking, CancelBooking, ReadBookings, RescheduleBooking
+from slotwise.domain.ports import Clock
+from slotwise.integrations.passwords import Argon2Hasher
+from slotwise.settings import Settings
+from slotwise.store.database import make_engine
+from slotwise.store.idempotency import SqlIdempotencyStore
+from slotwise.store.migrate import upgrade
+from slotwise.store.uow import SqlUnitOfWorkFactory
+
+
+@dataclass
+class Readiness:
+    """Checks behind /readyz: each returns None when healthy, or what is wrong."""
+
+    engine: Engine
+    redis_url: str | None
+
+    def database(self) -> str | None:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+        return None
+
+    def redis(self) -> str | None:
+        if self.redis_url is None:
+            return None
+        import redis
+
+        try:
+            client = redis.Redis.from_url(self.redis_url, socket_timeout=1,
+                                          socket_connect_timeout=1)
+            client.ping()
+            client.close()
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+        return None
+
+
+@dataclass
+class Container:
+    """The use cases plus what this process owns and must close."""
+
+    settings: Settings
+    engine: Engine
+    use_cases: UseCases
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = None) -> Container:
+    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+    if migrate:
+        upgrade(engine)
+    if clock is None:
+        clock = FrozenClock(settings.now) if settings.now is not None else SystemClock()
+    uow = SqlUnitOfWorkFactory(engine)
+    search = SearchAvailability(uow, clock)
+    readiness = Readiness(engine, settings.redis_url)
+    checks = {"database": readiness.database}
+    if settings.redis_url is not None:
+        checks["redis"] = readiness.redis
+    use_cases = UseCases(
+        clock=clock,
+        accounts=Accounts(uow, clock, Argon2Hasher(),
+                          timedelta(seconds=settings.session_lifetime_s)),
+        catalog=Catalog(uow, clock),
+        search=search,
+        place_hold=PlaceHold(uow, clock, search, settings.hold_ttl_s),
+        release_hold=ReleaseHold(uow, clock),
+        book=BookSlot(uow, clock, search),
+        cancel=CancelBooking(uow, clock),
+        reschedule=RescheduleBooking(uow, clock, search),
+        approve=ApproveBooking(uow, clock),
+        bookings=ReadBookings(uow),
+        idempotency=Idempotency(SqlIdempotencyStore(engine), clock),
+        cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
+        checks=checks,
+    )
+    return Container(settings=settings, engine=engine, use_cases=use_cases)

@@ -1,0 +1,61 @@
+"""The `slotwise` command: serve, migrate, worker, demo."""
+
+from __future__ import annotations
+
+import click
+
+from slotwise.settings import Settings
+
+
+@click.group()
+def main() -> None:
+    """slotwise: self-hostable booking and scheduling."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="API processes (stateless; use PostgreSQL when more than one).")
+def serve(host: str, port: int, workers: int) -> None:
+    """Migrate the database, then serve the API."""
+    import uvicorn
+
+    from slotwise.api import logs
+    from slotwise.bootstrap import build
+
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_json)
+    build(settings, migrate=True).close()
+    if workers > 1 and settings.is_sqlite:
+        raise click.UsageError("several workers need PostgreSQL (SLOTWISE_DATABASE_URL)")
+    uvicorn.run("slotwise.asgi:create", factory=True, host=host, port=port, workers=workers,
+                log_config=None, access_log=False, proxy_headers=True)
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from slotwise.bootstrap import build
+
+    build(Settings(), migrate=True).close()
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
+              help="Where `slotwise serve` answers, for the printed URLs.")
+def demo(base_url: str) -> None:
+    """Create a ready demo organisation and print its credentials and URLs."""
+    from slotwise.bootstrap import build
+    from slotwise.demo import create_demo
+
+    container = build(Settings(), migrate=True)
+    try:
+        click.echo(create_demo(container.use_cases, base_url))
+    finally:
+        container.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Domain events, written to the outbox in the transaction that caused them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from slotwise.domain.booking import Booking
+from slotwise.domain.ids import new_id
+from slotwise.domain.model import OutboxEvent
+
+BOOKING_CREATED = "booking.created"
+BOOKING_CONFIRMED = "booking.confirmed"
+BOOKING_CANCELLED = "booking.cancelled"
+BOOKING_RESCHEDULED = "booking.rescheduled"
+BOOKING_APPROVED = "booking.approved"
+BOOKING_DECLINED = "booking.declined"
+SERIES_CREATED = "series.created"
+
+
+def booking_snapshot(booking: Booking) -> dict[str, Any]:
+    return {
+        "id": booking.id,
+        "service_id": booking.service_id,
+        "status": booking.status.value,
+        "start": iso(booking.start),
+        "end": iso(booking.end),
+        "resource_ids": list(booking.resource_ids),
+        "customer_id": booking.customer.id,
+        "series_id": booking.series_id,
+    }
+
+
+def booking_event(kind: str, booking: Booking, at: datetime, **extra: Any) -> OutboxEvent:
+    payload = {"booking": booking_snapshot(booking), **extra}
+    return OutboxEvent(
+        id=new_id("event"), org_id=booking.org_id, type=kind, aggregate_id=booking.id,
+        payload=payload, created_at=at,
+    )
+
+
+def iso(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")

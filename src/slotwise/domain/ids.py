@@ -1,0 +1,37 @@
+"""Opaque, prefixed, unguessable identifiers (`bk_3f9c…`), like Stripe's."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+PREFIXES = {
+    "org": "org",
+    "user": "usr",
+    "api_key": "key",
+    "session": "ses",
+    "location": "loc",
+    "resource": "res",
+    "block": "blk",
+    "service": "svc",
+    "customer": "cus",
+    "booking": "bk",
+    "allocation": "alc",
+    "hold": "hld",
+    "series": "ser",
+    "event": "evt",
+}
+
+
+def new_id(kind: str) -> str:
+    return f"{PREFIXES[kind]}_{secrets.token_hex(12)}"
+
+
+def new_secret(prefix: str) -> str:
+    """A bearer secret: shown once, stored only as a hash."""
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def digest(secret: str) -> str:
+    """How bearer secrets are stored: high-entropy, so a plain SHA-256 is the right hash."""
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -1,0 +1,260 @@
+"""Entities: plain dataclasses the store maps rows to and from explicitly.
+
+Every instant is an aware UTC datetime; every entity belongs to one organisation (`org_id`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    STAFF = "staff"
+
+    @property
+    def manages_setup(self) -> bool:
+        """Owners and admins manage resources, schedules, services, keys and users."""
+        return self in (Role.OWNER, Role.ADMIN)
+
+
+class ResourceKind(StrEnum):
+    PRACTITIONER = "practitioner"
+    ROOM = "room"
+    EQUIPMENT = "equipment"
+    VIRTUAL = "virtual"
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    id: str
+    slug: str
+    name: str
+    timezone: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    org_id: str
+    email: str
+    role: Role
+    password_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    org_id: str
+    user_id: str
+    name: str
+    key_hash: str
+    hint: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSession:
+    id: str
+    org_id: str
+    user_id: str
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: resolved from a session token or an API key."""
+
+    org_id: str
+    user_id: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    id: str
+    org_id: str
+    name: str
+    timezone: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    id: str
+    org_id: str
+    name: str
+    kind: ResourceKind
+    timezone: str
+    created_at: datetime
+    location_id: str | None = None
+    capacity: int = 1
+    tags: tuple[str, ...] = ()
+    buffer_before_min: int = 0
+    buffer_after_min: int = 0
+    requires_approval: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyRule:
+    """Hours on some weekdays; local wall times "HH:MM", "24:00" meaning the next midnight."""
+
+    days: tuple[str, ...]
+    start: str
+    end: str
+
+
+@dataclass(frozen=True, slots=True)
+class DateOverride:
+    """Replaces one local date's weekly hours: some windows, or closed (no hours)."""
+
+    day: date
+    hours: tuple[tuple[str, str], ...] = ()
+    closed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    resource_id: str
+    org_id: str
+    timezone: str | None  # None: read in the resource's zone
+    weekly: tuple[WeeklyRule, ...] = ()
+    overrides: tuple[DateOverride, ...] = ()
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    id: str
+    org_id: str
+    resource_id: str
+    start: datetime
+    end: datetime
+    created_at: datetime
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRequirement:
+    kind: ResourceKind
+    count: int = 1
+    resource_ids: tuple[str, ...] | None = None
+    tags: tuple[str, ...] = ()
+    min_capacity: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    amount: int  # in the currency's minor unit (cents)
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: str
+    org_id: str
+    name: str
+    slug: str
+    duration_min: int
+    step_min: int
+    requirements: tuple[ServiceRequirement, ...]
+    created_at: datetime
+    buffer_before_min: int = 0
+    buffer_after_min: int = 0
+    min_notice_min: int = 0
+    max_advance_days: int = 365
+    capacity: int = 1
+    price: Price | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: str
+    org_id: str
+    name: str
+    email: str
+    phone: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """One resource taken by one booking; `blocked_*` is the booked range widened by buffers."""
+
+    id: str
+    org_id: str
+    booking_id: str
+    resource_id: str
+    blocked_start: datetime
+    blocked_end: datetime
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    id: str
+    org_id: str
+    rrule: str
+    timezone: str
+    dtstart_local: datetime  # naive wall time in `timezone`
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HeldResource:
+    resource_id: str
+    blocked_start: datetime
+    blocked_end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    id: str
+    org_id: str
+    type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    scope: str
+    key: str
+    route: str
+    request_hash: str
+    created_at: datetime
+    status_code: int | None = None  # None while the first request is still running
+    body: bytes | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list; `next_cursor` is None on the last page."""
+
+    items: tuple[Any, ...]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BookingFilter:
+    start: datetime | None = None
+    end: datetime | None = None
+    resource_id: str | None = None
+    status: str | None = None
+    after: tuple[datetime, str] | None = None  # keyset cursor: (start, id)
+    limit: int = 50
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,210 @@
+"""Ports: what the use cases need from the outside world, as small typed protocols.
+
+Repositories never commit; the unit of work that owns them does. Each port has an in-memory
+fake in `slotwise.testing` or a real adapter that tests run against the real component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from slotwise.domain.booking import Booking, Hold
+from slotwise.domain.model import (
+    ApiKey,
+    AuthSession,
+    Block,
+    BookingFilter,
+    Customer,
+    IdempotencyRecord,
+    Location,
+    Organisation,
+    OutboxEvent,
+    Resource,
+    Schedule,
+    Series,
+    Service,
+    User,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, aware UTC."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+
+class Organisations(Protocol):
+    def add(self, org: Organisation) -> None: ...
+    def get(self, org_id: str) -> Organisation | None: ...
+    def by_slug(self, slug: str) -> Organisation | None: ...
+
+
+class Users(Protocol):
+    def add(self, user: User) -> None: ...
+    def get(self, org_id: str, user_id: str) -> User | None: ...
+    def by_email(self, email: str) -> User | None: ...
+
+
+class ApiKeys(Protocol):
+    def add(self, key: ApiKey) -> None: ...
+    def by_hash(self, key_hash: str) -> ApiKey | None: ...
+    def list(self, org_id: str) -> list[ApiKey]: ...
+    def revoke(self, org_id: str, key_id: str, at: datetime) -> bool: ...
+
+
+class AuthSessions(Protocol):
+    def add(self, session: AuthSession) -> None: ...
+    def by_hash(self, token_hash: str) -> AuthSession | None: ...
+
+
+class Locations(Protocol):
+    def add(self, location: Location) -> None: ...
+    def get(self, org_id: str, location_id: str) -> Location | None: ...
+    def list(self, org_id: str) -> list[Location]: ...
+
+
+class Resources(Protocol):
+    def add(self, resource: Resource) -> None: ...
+    def get(self, org_id: str, resource_id: str) -> Resource | None: ...
+    def list(self, org_id: str, after: str | None = None, limit: int | None = None
+             ) -> list[Resource]:
+        """Live resources ordered by id, after the id `after`."""
+        ...
+    def update(self, resource: Resource) -> None: ...
+    def archive(self, org_id: str, resource_id: str, at: datetime) -> None: ...
+
+
+class Schedules(Protocol):
+    def get(self, org_id: str, resource_id: str) -> Schedule | None: ...
+    def many(self, org_id: str, resource_ids: Sequence[str]) -> dict[str, Schedule]: ...
+    def put(self, schedule: Schedule) -> None: ...
+
+
+class Blocks(Protocol):
+    def add(self, block: Block) -> None: ...
+    def get(self, org_id: str, block_id: str) -> Block | None: ...
+    def delete(self, org_id: str, block_id: str) -> None: ...
+    def overlapping(self, org_id: str, resource_ids: Sequence[str], start: datetime,
+                    end: datetime) -> list[Block]: ...
+
+
+class Services(Protocol):
+    def add(self, service: Service) -> None: ...
+    def get(self, org_id: str, service_id: str) -> Service | None: ...
+    def by_slug(self, org_id: str, slug: str) -> Service | None: ...
+    def list(self, org_id: str) -> list[Service]: ...
+
+
+class Customers(Protocol):
+    def by_email(self, org_id: str, email: str) -> Customer | None: ...
+    def add(self, customer: Customer) -> None: ...
+    def update(self, customer: Customer) -> None: ...
+
+
+class BusyAllocation(Protocol):
+    resource_id: str
+    booking_id: str
+    blocked_start: datetime
+    blocked_end: datetime
+
+
+class Bookings(Protocol):
+    def add(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]]) -> None:
+        """Insert the booking and one active allocation per (resource_id, blocked range).
+
+        Raises `OverlapRefused` when the database's overlap guard refuses an allocation.
+        """
+        ...
+    def get(self, org_id: str, booking_id: str) -> Booking | None: ...
+    def by_manage_token(self, booking_id: str, token_hash: str) -> Booking | None:
+        """The booking, found by the credential its customer holds (public routes)."""
+        ...
+    def list(self, org_id: str, query: BookingFilter) -> list[Booking]: ...
+    def update(self, booking: Booking) -> None:
+        """Store a state change; allocations are deactivated when the status frees resources."""
+        ...
+    def move(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]]) -> None:
+        """Replace the booking's times, resources and allocations. May raise `OverlapRefused`."""
+        ...
+    def busy(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
+             ) -> list[BusyAllocation]:
+        """Active allocations on those resources whose blocked range overlaps [start, end)."""
+        ...
+    def has_future(self, org_id: str, resource_id: str, now: datetime) -> bool: ...
+
+
+class HoldStore(Protocol):
+    """Tentative holds with a TTL. `acquire` is atomic across all the hold's resources."""
+
+    def acquire(self, hold: Hold, now: datetime) -> None:
+        """Store the hold; raises `OverlapRefused` if a live hold overlaps on a resource."""
+        ...
+    def get(self, org_id: str, hold_id: str) -> Hold | None: ...
+    def save(self, hold: Hold) -> None:
+        """Store a status change (release, convert, expire)."""
+        ...
+    def live(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime,
+             now: datetime) -> list[Hold]:
+        """Live holds with a held range on one of the resources overlapping [start, end)."""
+        ...
+
+
+class SeriesRepo(Protocol):
+    def add(self, series: Series) -> None: ...
+
+
+class Outbox(Protocol):
+    def add(self, event: OutboxEvent) -> None: ...
+    def for_aggregate(self, org_id: str, aggregate_id: str) -> list[OutboxEvent]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the `with` block without `commit()` rolls everything back."""
+
+    organisations: Organisations
+    users: Users
+    api_keys: ApiKeys
+    auth_sessions: AuthSessions
+    locations: Locations
+    resources: Resources
+    schedules: Schedules
+    blocks: Blocks
+    services: Services
+    customers: Customers
+    bookings: Bookings
+    holds: HoldStore
+    series: SeriesRepo
+    outbox: Outbox
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> None:
+        """Serialise writers per resource until the transaction ends (sorted, deadlock-free)."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool = False) -> UnitOfWork: ...
+
+
+class IdempotencyStore(Protocol):
+    """Records committed outside the request's own transaction, so a concurrent retry sees them."""
+
+    def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        """Insert an in-flight record; return the existing record instead if the key is taken."""
+        ...
+    def complete(self, record: IdempotencyRecord) -> None: ...
+    def forget(self, scope: str, key: str, route: str) -> None: ...
+    def purge(self, older_than: datetime) -> int: ...

@@ -1,0 +1,260 @@
+"""Slot generation: which starts a service offers, computed by interval algebra and a sweep.
+
+A start ``t`` is offered when some choice C of resources fills every role with distinct
+resources (``allocation.fill_roles``) and, for each r in C:
+
+1. ``[t, t + duration)`` lies inside one open window of r;
+2. ``t`` is on C's grid: with ``a_r(t)`` the latest anchor <= t of r's window (its start or a
+   local midnight inside it), ``A = max over C of a_r(t)`` and ``(t - A) % step == 0``;
+3. ``[t - bb, t + duration + ba)`` overlaps no busy range of r, where ``bb``/``ba`` are the larger
+   of the service's and r's own buffers;
+
+and ``window.start <= t < window.end``, ``now + min_notice <= t <= now + max_advance``, and C
+contains ``must_include`` when it is set.
+
+How: per resource the *feasible starts* (rules 1 and 3) are a set of ranges — each open window
+shrunk by the duration, minus each busy range widened by ``duration + ba`` before and ``bb``
+after. Over the sorted union of their edges and of the anchors, every elementary segment has
+constant feasibility and constant ``a_r`` for every resource, so one matching per distinct anchor
+per segment decides all grid points in it. The cost grows with the number of windows, busy
+ranges, midnights and offered slots, never with the minutes in the window.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from slotwise.engine.allocation import fill_roles
+from slotwise.engine.intervals import TimeRange, as_utc, intersect, merge, subtract
+from slotwise.engine.pools import RolePool
+from slotwise.engine.schedule import OpenWindow, Schedule, open_windows
+
+__all__ = [
+    "Busy",
+    "ResourceCalendar",
+    "Slot",
+    "SlotRequest",
+    "find_slots",
+    "nearest_slots",
+    "slot_at",
+]
+
+# datetime is discrete (1 µs), so the closed set of starts [a, b] is exactly the half-open
+# range [a, b + _TICK); that keeps a window that fits the duration exactly (one start) and the
+# inclusive horizon (t == now + max_advance) in the half-open interval algebra.
+_TICK = timedelta.resolution
+_ZERO = timedelta(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """Time a resource cannot be booked, already widened by its owner's buffers.
+    ``reason`` is ``booking``, ``block``, ``hold`` or another label; ``ref`` names the source."""
+
+    range: TimeRange
+    reason: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceCalendar:
+    """One resource's hours (``schedule=None``: never open), busy time and own buffers."""
+
+    resource_id: str
+    schedule: Schedule | None
+    busy: tuple[Busy, ...] = ()
+    buffer_before: timedelta = _ZERO
+    buffer_after: timedelta = _ZERO
+
+    def __post_init__(self) -> None:
+        if self.buffer_before < _ZERO or self.buffer_after < _ZERO:
+            raise ValueError("buffers cannot be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class SlotRequest:
+    """Everything the rule needs: the service's timing, its roles, one calendar per resource in
+    any pool (a pool id without a calendar is never available), and the current instant."""
+
+    duration: timedelta
+    step: timedelta
+    roles: tuple[RolePool, ...]
+    calendars: Mapping[str, ResourceCalendar]
+    now: datetime
+    buffer_before: timedelta = _ZERO
+    buffer_after: timedelta = _ZERO
+    min_notice: timedelta = _ZERO
+    max_advance: timedelta = timedelta(days=365)
+    must_include: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.duration <= _ZERO or self.step <= _ZERO:
+            raise ValueError("duration and step must be positive")
+        if self.buffer_before < _ZERO or self.buffer_after < _ZERO:
+            raise ValueError("buffers cannot be negative")
+        object.__setattr__(self, "now", as_utc(self.now, "now"))
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """An offered start (UTC), its end, and one valid choice of resources, role by role."""
+
+    start: datetime
+    end: datetime
+    resource_ids: tuple[str, ...]
+
+
+def find_slots(request: SlotRequest, window: TimeRange) -> list[Slot]:
+    """The offered starts ``t`` with ``window.start <= t < window.end``, ascending and unique."""
+    lo = max(window.start, request.now + request.min_notice)
+    hi = min(window.end, request.now + request.max_advance + _TICK)
+    if lo >= hi:
+        return []
+    return list(_offered(request, TimeRange(lo, hi)))
+
+
+def slot_at(request: SlotRequest, start: datetime) -> Slot | None:
+    """The slot at ``start`` when it is offered (by exactly the rule of ``find_slots``, with
+    the same resource choice), else None."""
+    start = as_utc(start, "start")
+    slots = find_slots(request, TimeRange(start, start + _TICK))
+    return slots[0] if slots else None
+
+
+def nearest_slots(
+    request: SlotRequest,
+    start: datetime,
+    count: int = 5,
+    search: timedelta = timedelta(days=14),
+) -> list[Slot]:
+    """The ``count`` offered starts nearest to ``start`` (by absolute distance, ties to the
+    earlier), searched in ``[start - search, start + search)``, ascending by start."""
+    start = as_utc(start, "start")
+    if count <= 0 or search <= _ZERO:
+        return []
+    # Widen a ring around `start` until it holds `count` slots: every slot outside a ring of
+    # radius r is at least r away, and the ones inside are at most r away (ties go to the
+    # earlier, which is the one inside), so the nearest inside are the nearest overall.
+    radius = min(timedelta(days=1), search)
+    while True:
+        slots = find_slots(request, TimeRange(start - radius, start + radius))
+        if len(slots) >= count or radius >= search:
+            break
+        radius = min(radius * 2, search)
+    nearest = sorted(slots, key=lambda s: (abs(s.start - start), s.start))[:count]
+    return sorted(nearest, key=lambda s: s.start)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """A range of feasible starts of one resource (half-open, see _TICK), all inside one
+    open window whose anchors it carries."""
+
+    starts: TimeRange
+    anchors: tuple[datetime, ...]
+
+
+def _feasible_runs(request: SlotRequest, calendar: ResourceCalendar, span: TimeRange) -> list[_Run]:
+    """The starts in ``span`` that satisfy rules 1 and 3 for one resource."""
+    if calendar.schedule is None:
+        return []
+    duration = request.duration
+    # A slot starting in the span ends before span.end + duration: those are the windows it
+    # may need, each returned whole so that its anchors are right.
+    windows = open_windows(calendar.schedule, TimeRange(span.start, span.end + duration))
+    before = max(request.buffer_before, calendar.buffer_before)
+    after = max(request.buffer_after, calendar.buffer_after)
+    fits: list[tuple[TimeRange, OpenWindow]] = [
+        (TimeRange(w.range.start, w.range.end - duration + _TICK), w)
+        for w in windows
+        if w.range.duration >= duration
+    ]
+    # [t - before, t + duration + after) meets busy [s, e) exactly when
+    # s - duration - after < t < e + before.
+    blocked = merge(
+        TimeRange(b.range.start - duration - after + _TICK, b.range.end + before)
+        for b in calendar.busy
+        if not b.range.is_empty
+    )
+    free = intersect(subtract([f for f, _ in fits], blocked), [span])
+    runs: list[_Run] = []
+    i = 0
+    for piece in free:
+        # `fits` ranges are disjoint and ascending, and each free piece lies in exactly one.
+        while fits[i][0].end <= piece.start:
+            i += 1
+        runs.append(_Run(piece, fits[i][1].anchors))
+    return runs
+
+
+def _offered(request: SlotRequest, span: TimeRange) -> Iterator[Slot]:
+    ids = list(dict.fromkeys(r for role in request.roles for r in role.resource_ids))
+    if request.must_include is not None and request.must_include not in ids:
+        return
+    runs: dict[str, list[_Run]] = {}
+    for rid in ids:
+        calendar = request.calendars.get(rid)
+        found = [] if calendar is None else _feasible_runs(request, calendar, span)
+        if found:
+            runs[rid] = found
+    edges = {span.start, span.end}
+    for found in runs.values():
+        for run in found:
+            edges.update((run.starts.start, run.starts.end))
+            edges.update(a for a in run.anchors if run.starts.start < a < run.starts.end)
+    cursor = dict.fromkeys(runs, 0)
+    choices: dict[tuple[frozenset[str], frozenset[str]], tuple[str, ...] | None] = {}
+    bounds = sorted(e for e in edges if span.start <= e <= span.end)
+    for seg_start, seg_end in pairwise(bounds):
+        anchor_of = _anchors_at(runs, cursor, seg_start)
+        if not anchor_of or (
+            request.must_include is not None and request.must_include not in anchor_of
+        ):
+            continue
+        taken: dict[datetime, Slot] = {}
+        # Ascending anchors: a start on the grid of several anchors keeps the choice of the
+        # smallest one, the same choice slot_at finds.
+        for anchor in sorted(set(anchor_of.values())):
+            first = anchor + _ceil_div(seg_start - anchor, request.step) * request.step
+            if first >= seg_end:
+                continue
+            key = (
+                frozenset(r for r, a in anchor_of.items() if a <= anchor),
+                frozenset(r for r, a in anchor_of.items() if a == anchor),
+            )
+            if key not in choices:
+                choices[key] = fill_roles(request.roles, key[0], request.must_include, key[1])
+            chosen = choices[key]
+            if chosen is None:
+                continue
+            t = first
+            while t < seg_end:
+                if t not in taken:
+                    taken[t] = Slot(t, t + request.duration, chosen)
+                t += request.step
+        yield from (taken[t] for t in sorted(taken))
+
+
+def _anchors_at(
+    runs: Mapping[str, list[_Run]], cursor: dict[str, int], instant: datetime
+) -> dict[str, datetime]:
+    """For each resource feasible at ``instant``, its anchor ``a_r(instant)``. ``instant``
+    must not decrease between calls sharing ``cursor``."""
+    anchor_of: dict[str, datetime] = {}
+    for rid, found in runs.items():
+        i = cursor[rid]
+        while i < len(found) and found[i].starts.end <= instant:
+            i += 1
+        cursor[rid] = i
+        if i < len(found) and found[i].starts.start <= instant:
+            anchors = found[i].anchors
+            anchor_of[rid] = anchors[bisect_right(anchors, instant) - 1]
+    return anchor_of
+
+
+def _ceil_div(a: timedelta, b: timedelta) -> int:
+    return -((-a) // b)

@@ -1,0 +1,114 @@
+"""The SQL hold store: held rows with an expiry, guarded against overlap like allocations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from slotwise.domain.booking import Hold, HoldStatus
+from slotwise.domain.errors import OverlapRefused
+from slotwise.domain.model import HeldResource
+from slotwise.store.guard import is_overlap_refusal
+from slotwise.store.tables import held_resources, holds
+from slotwise.store.types import epoch, from_epoch
+
+
+class SqlHoldStore:
+    """Holds live in the caller's transaction: a hold and the booking converting it commit
+    together. The caller serialises writers per resource (`UnitOfWork.lock_resources`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def acquire(self, hold: Hold, now: datetime) -> None:
+        self._reclaim_expired(hold.org_id, hold.resource_ids, now)
+        self._c.execute(insert(holds).values(
+            id=hold.id, org_id=hold.org_id, service_id=hold.service_id, start_at=hold.start,
+            end_at=hold.end, expires_at=hold.expires_at, status=hold.status.value,
+            booking_id=hold.booking_id, created_at=hold.created_at,
+        ))
+        try:
+            with self._c.begin_nested():
+                self._c.execute(insert(held_resources), [
+                    {"hold_id": hold.id, "org_id": hold.org_id, "resource_id": r.resource_id,
+                     "blocked_start": epoch(r.blocked_start), "blocked_end": epoch(r.blocked_end),
+                     "expires_at": epoch(hold.expires_at), "live": True}
+                    for r in hold.resources
+                ])
+        except IntegrityError as error:
+            if is_overlap_refusal(error):
+                raise OverlapRefused(hold.resource_ids) from error
+            raise
+
+    def get(self, org_id: str, hold_id: str) -> Hold | None:
+        found = self._load(org_id, [hold_id])
+        return found[0] if found else None
+
+    def save(self, hold: Hold) -> None:
+        self._c.execute(update(holds)
+                        .where(holds.c.org_id == hold.org_id, holds.c.id == hold.id)
+                        .values(status=hold.status.value, booking_id=hold.booking_id,
+                                expires_at=hold.expires_at))
+        self._c.execute(update(held_resources)
+                        .where(held_resources.c.org_id == hold.org_id,
+                               held_resources.c.hold_id == hold.id)
+                        .values(live=hold.status is HoldStatus.ACTIVE,
+                                expires_at=epoch(hold.expires_at)))
+
+    def live(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime,
+             now: datetime) -> list[Hold]:
+        query = (select(held_resources.c.hold_id).distinct()
+                 .where(held_resources.c.org_id == org_id,
+                        held_resources.c.resource_id.in_(resource_ids),
+                        held_resources.c.live.is_(True),
+                        held_resources.c.expires_at > epoch(now),
+                        held_resources.c.blocked_start < epoch(end),
+                        held_resources.c.blocked_end > epoch(start)))
+        ids = [row[0] for row in self._c.execute(query)]
+        return [h for h in self._load(org_id, ids) if h.is_live(now)]
+
+    def _reclaim_expired(self, org_id: str, resource_ids: Sequence[str], now: datetime) -> None:
+        """Mark holds on these resources that expired by `now` as such, freeing their rows."""
+        expired = select(held_resources.c.hold_id).where(
+            held_resources.c.org_id == org_id, held_resources.c.resource_id.in_(resource_ids),
+            held_resources.c.live.is_(True), held_resources.c.expires_at <= epoch(now))
+        ids = [row[0] for row in self._c.execute(expired)]
+        if not ids:
+            return
+        self._c.execute(update(held_resources)
+                        .where(held_resources.c.hold_id.in_(ids)).values(live=False))
+        self._c.execute(update(holds)
+                        .where(holds.c.id.in_(ids), holds.c.status == HoldStatus.ACTIVE.value)
+                        .values(status=HoldStatus.EXPIRED.value))
+
+    def _load(self, org_id: str, hold_ids: Sequence[str]) -> list[Hold]:
+        if not hold_ids:
+            return []
+        heads = self._c.execute(
+            select(holds).where(holds.c.org_id == org_id, holds.c.id.in_(hold_ids))
+            .order_by(holds.c.start_at, holds.c.id)
+        ).mappings().all()
+        held: dict[str, list[HeldResource]] = {}
+        rows = self._c.execute(
+            select(held_resources).where(held_resources.c.org_id == org_id,
+                                         held_resources.c.hold_id.in_(hold_ids))
+        ).mappings()
+        for row in rows:
+            held.setdefault(row["hold_id"], []).append(HeldResource(
+                resource_id=row["resource_id"], blocked_start=from_epoch(row["blocked_start"]),
+                blocked_end=from_epoch(row["blocked_end"]),
+            ))
+        return [_hold(head, tuple(held.get(head["id"], ()))) for head in heads]
+
+
+def _hold(row: RowMapping, resources: tuple[HeldResource, ...]) -> Hold:
+    return Hold(
+        id=row["id"], org_id=row["org_id"], service_id=row["service_id"], start=row["start_at"],
+        end=row["end_at"], resources=resources, expires_at=row["expires_at"],
+        created_at=row["created_at"], status=HoldStatus(row["status"]),
+        booking_id=row["booking_id"],
+    )

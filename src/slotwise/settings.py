@@ -1,0 +1,48 @@
+"""One settings object, read once from the environment (`SLOTWISE_` prefix) and passed down."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AwareDatetime, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'slotwise.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLOTWISE_", env_file=".env", extra="ignore")
+
+    # storage
+    database_url: str = Field(default_factory=_default_database_url)
+    database_pool_size: int = 10
+    redis_url: str | None = None
+
+    # time: a pinned "now" for demos and tests; unset, the real clock runs
+    now: AwareDatetime | None = None
+
+    # security
+    secret_key: SecretStr = SecretStr("change-me-in-production")
+    session_lifetime_s: int = Field(default=14 * 24 * 3600, ge=60)
+
+    # booking
+    hold_ttl_s: int = Field(default=600, ge=1, le=1800)
+
+    # operations
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        # Accept plain postgresql:// URLs and use psycopg 3 for them.
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,117 @@
+"""Organisations, users, API keys and sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, RowMapping
+
+from slotwise.domain.model import ApiKey, AuthSession, Organisation, Role, User
+from slotwise.store.tables import api_keys, auth_sessions, organisations, users
+
+
+class SqlOrganisations:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, org: Organisation) -> None:
+        self._c.execute(insert(organisations).values(
+            id=org.id, slug=org.slug, name=org.name, timezone=org.timezone,
+            created_at=org.created_at,
+        ))
+
+    def get(self, org_id: str) -> Organisation | None:
+        row = self._c.execute(select(organisations).where(organisations.c.id == org_id))
+        return _org(found) if (found := row.mappings().first()) else None
+
+    def by_slug(self, slug: str) -> Organisation | None:
+        row = self._c.execute(select(organisations).where(organisations.c.slug == slug))
+        return _org(found) if (found := row.mappings().first()) else None
+
+
+def _org(row: RowMapping) -> Organisation:
+    return Organisation(id=row["id"], slug=row["slug"], name=row["name"],
+                        timezone=row["timezone"], created_at=row["created_at"])
+
+
+class SqlUsers:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, user: User) -> None:
+        self._c.execute(insert(users).values(
+            id=user.id, org_id=user.org_id, email=user.email, role=user.role.value,
+            password_hash=user.password_hash, created_at=user.created_at,
+        ))
+
+    def get(self, org_id: str, user_id: str) -> User | None:
+        query = select(users).where(users.c.org_id == org_id, users.c.id == user_id)
+        return _user(found) if (found := self._c.execute(query).mappings().first()) else None
+
+    def by_email(self, email: str) -> User | None:
+        query = select(users).where(users.c.email == email)
+        return _user(found) if (found := self._c.execute(query).mappings().first()) else None
+
+
+def _user(row: RowMapping) -> User:
+    return User(id=row["id"], org_id=row["org_id"], email=row["email"], role=Role(row["role"]),
+                password_hash=row["password_hash"], created_at=row["created_at"])
+
+
+class SqlApiKeys:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, key: ApiKey) -> None:
+        self._c.execute(insert(api_keys).values(
+            id=key.id, org_id=key.org_id, user_id=key.user_id, name=key.name,
+            key_hash=key.key_hash, hint=key.hint, created_at=key.created_at,
+            revoked_at=key.revoked_at,
+        ))
+
+    def by_hash(self, key_hash: str) -> ApiKey | None:
+        query = select(api_keys).where(api_keys.c.key_hash == key_hash)
+        return _key(found) if (found := self._c.execute(query).mappings().first()) else None
+
+    def list(self, org_id: str) -> list[ApiKey]:
+        query = (select(api_keys)
+                 .where(api_keys.c.org_id == org_id, api_keys.c.revoked_at.is_(None))
+                 .order_by(api_keys.c.created_at, api_keys.c.id))
+        return [_key(row) for row in self._c.execute(query).mappings()]
+
+    def revoke(self, org_id: str, key_id: str, at: datetime) -> bool:
+        result = self._c.execute(
+            update(api_keys)
+            .where(api_keys.c.org_id == org_id, api_keys.c.id == key_id,
+                   api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return result.rowcount == 1
+
+
+def _key(row: RowMapping) -> ApiKey:
+    return ApiKey(id=row["id"], org_id=row["org_id"], user_id=row["user_id"], name=row["name"],
+                  key_hash=row["key_hash"], hint=row["hint"], created_at=row["created_at"],
+                  revoked_at=row["revoked_at"])
+
+
+class SqlAuthSessions:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, session: AuthSession) -> None:
+        self._c.execute(insert(auth_sessions).values(
+            id=session.id, org_id=session.org_id, user_id=session.user_id,
+            token_hash=session.token_hash, created_at=session.created_at,
+            expires_at=session.expires_at,
+        ))
+
+    def by_hash(self, token_hash: str) -> AuthSession | None:
+        query = select(auth_sessions).where(auth_sessions.c.token_hash == token_hash)
+        row = self._c.execute(query).mappings().first()
+        if row is None:
+            return None
+        return AuthSession(id=row["id"], org_id=row["org_id"], user_id=row["user_id"],
+                           token_hash=row["token_hash"], created_at=row["created_at"],
+                           expires_at=row["expires_at"])

@@ -1,0 +1,194 @@
+"""Customers, bookings with their allocations, and recurring series."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from slotwise.domain.booking import Booking, BookingStatus
+from slotwise.domain.errors import OverlapRefused
+from slotwise.domain.ids import new_id
+from slotwise.domain.model import Allocation, BookingFilter, Customer, Series
+from slotwise.store.guard import is_overlap_refusal
+from slotwise.store.tables import allocations, bookings, customers, series
+from slotwise.store.types import epoch, from_epoch
+
+
+class SqlCustomers:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def by_email(self, org_id: str, email: str) -> Customer | None:
+        query = select(customers).where(customers.c.org_id == org_id,
+                                        customers.c.email == email)
+        row = self._c.execute(query).mappings().first()
+        return _customer(row) if row else None
+
+    def add(self, customer: Customer) -> None:
+        self._c.execute(insert(customers).values(**_customer_values(customer)))
+
+    def update(self, customer: Customer) -> None:
+        self._c.execute(update(customers)
+                        .where(customers.c.org_id == customer.org_id,
+                               customers.c.id == customer.id)
+                        .values(**_customer_values(customer)))
+
+
+def _customer_values(c: Customer) -> dict[str, object]:
+    return {"id": c.id, "org_id": c.org_id, "name": c.name, "email": c.email, "phone": c.phone,
+            "timezone": c.timezone}
+
+
+def _customer(row: RowMapping) -> Customer:
+    return Customer(id=row["id"], org_id=row["org_id"], name=row["name"], email=row["email"],
+                    phone=row["phone"], timezone=row["timezone"])
+
+
+class SqlBookings:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]]) -> None:
+        self._c.execute(insert(bookings).values(
+            id=booking.id, org_id=booking.org_id, service_id=booking.service_id,
+            customer_id=booking.customer.id, created_at=booking.created_at,
+            manage_token_hash=booking.manage_token_hash, **_mutable_values(booking),
+        ))
+        self._allocate(booking, blocked)
+
+    def get(self, org_id: str, booking_id: str) -> Booking | None:
+        found = self._select(and_(bookings.c.org_id == org_id, bookings.c.id == booking_id))
+        return found[0] if found else None
+
+    def by_manage_token(self, booking_id: str, token_hash: str) -> Booking | None:
+        found = self._select(and_(bookings.c.id == booking_id,
+                                  bookings.c.manage_token_hash == token_hash))
+        return found[0] if found else None
+
+    def list(self, org_id: str, query: BookingFilter) -> builtins.list[Booking]:
+        where = [bookings.c.org_id == org_id]
+        if query.start is not None:
+            where.append(bookings.c.end_at > query.start)
+        if query.end is not None:
+            where.append(bookings.c.start_at < query.end)
+        if query.status is not None:
+            where.append(bookings.c.status == query.status)
+        if query.resource_id is not None:
+            where.append(bookings.c.id.in_(
+                select(allocations.c.booking_id)
+                .where(allocations.c.org_id == org_id,
+                       allocations.c.resource_id == query.resource_id)))
+        if query.after is not None:
+            start, last_id = query.after
+            where.append(or_(bookings.c.start_at > start,
+                             and_(bookings.c.start_at == start, bookings.c.id > last_id)))
+        return self._select(and_(*where), limit=query.limit)
+
+    def update(self, booking: Booking) -> None:
+        self._c.execute(update(bookings)
+                        .where(bookings.c.org_id == booking.org_id, bookings.c.id == booking.id)
+                        .values(**_mutable_values(booking)))
+        if not booking.status.holds_resources:
+            self._c.execute(update(allocations)
+                            .where(allocations.c.org_id == booking.org_id,
+                                   allocations.c.booking_id == booking.id)
+                            .values(active=False))
+
+    def move(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]]) -> None:
+        self._c.execute(delete(allocations).where(allocations.c.org_id == booking.org_id,
+                                                  allocations.c.booking_id == booking.id))
+        self._c.execute(update(bookings)
+                        .where(bookings.c.org_id == booking.org_id, bookings.c.id == booking.id)
+                        .values(**_mutable_values(booking)))
+        self._allocate(booking, blocked)
+
+    def busy(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
+             ) -> builtins.list[Allocation]:
+        query = (select(allocations)
+                 .where(allocations.c.org_id == org_id,
+                        allocations.c.resource_id.in_(resource_ids),
+                        allocations.c.active.is_(True),
+                        allocations.c.blocked_start < epoch(end),
+                        allocations.c.blocked_end > epoch(start))
+                 .order_by(allocations.c.blocked_start))
+        return [_allocation(row) for row in self._c.execute(query).mappings()]
+
+    def has_future(self, org_id: str, resource_id: str, now: datetime) -> bool:
+        query = (select(allocations.c.id)
+                 .where(allocations.c.org_id == org_id,
+                        allocations.c.resource_id == resource_id,
+                        allocations.c.active.is_(True),
+                        allocations.c.blocked_end > epoch(now))
+                 .limit(1))
+        return self._c.execute(query).first() is not None
+
+    def _allocate(self, booking: Booking,
+                  blocked: Sequence[tuple[str, datetime, datetime]]) -> None:
+        rows = [
+            {"id": new_id("allocation"), "org_id": booking.org_id, "booking_id": booking.id,
+             "resource_id": resource_id, "blocked_start": epoch(start),
+             "blocked_end": epoch(end), "active": booking.status.holds_resources}
+            for resource_id, start, end in blocked
+        ]
+        try:
+            with self._c.begin_nested():
+                self._c.execute(insert(allocations), rows)
+        except IntegrityError as error:
+            if is_overlap_refusal(error):
+                raise OverlapRefused([r[0] for r in blocked]) from error
+            raise
+
+    def _select(self, where: object, limit: int | None = None) -> builtins.list[Booking]:
+        query = (select(bookings, customers.c.name.label("customer_name"),
+                        customers.c.email.label("customer_email"),
+                        customers.c.phone.label("customer_phone"),
+                        customers.c.timezone.label("customer_timezone"))
+                 .join(customers, customers.c.id == bookings.c.customer_id)
+                 .where(where)  # type: ignore[arg-type]
+                 .order_by(bookings.c.start_at, bookings.c.id))
+        if limit is not None:
+            query = query.limit(limit)
+        return [_booking(row) for row in self._c.execute(query).mappings()]
+
+
+def _mutable_values(b: Booking) -> dict[str, object]:
+    return {"status": b.status.value, "start_at": b.start, "end_at": b.end,
+            "resource_ids": list(b.resource_ids), "series_id": b.series_id, "notes": b.notes,
+            "cancel_reason": b.cancel_reason, "updated_at": b.updated_at}
+
+
+def _booking(row: RowMapping) -> Booking:
+    customer = Customer(id=row["customer_id"], org_id=row["org_id"], name=row["customer_name"],
+                        email=row["customer_email"], phone=row["customer_phone"],
+                        timezone=row["customer_timezone"])
+    return Booking(
+        id=row["id"], org_id=row["org_id"], service_id=row["service_id"], customer=customer,
+        status=BookingStatus(row["status"]), start=row["start_at"], end=row["end_at"],
+        resource_ids=tuple(row["resource_ids"]), created_at=row["created_at"],
+        updated_at=row["updated_at"], series_id=row["series_id"], notes=row["notes"],
+        cancel_reason=row["cancel_reason"], manage_token_hash=row["manage_token_hash"],
+    )
+
+
+def _allocation(row: RowMapping) -> Allocation:
+    return Allocation(
+        id=row["id"], org_id=row["org_id"], booking_id=row["booking_id"],
+        resource_id=row["resource_id"], blocked_start=from_epoch(row["blocked_start"]),
+        blocked_end=from_epoch(row["blocked_end"]), active=bool(row["active"]),
+    )
+
+
+class SqlSeries:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, s: Series) -> None:
+        self._c.execute(insert(series).values(
+            id=s.id, org_id=s.org_id, rrule=s.rrule, timezone=s.timezone,
+            dtstart_local=s.dtstart_local.strftime("%Y-%m-%dT%H:%M:%S"), created_at=s.created_at,
+        ))

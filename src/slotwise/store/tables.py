@@ -1,0 +1,271 @@
+"""The schema. Every table carries `org_id`; every repository query filters on it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from slotwise.store.types import Instant
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _org() -> Column[str]:
+    return Column("org_id", String(40), ForeignKey("organisations.id"), nullable=False, index=True)
+
+
+organisations = Table(
+    "organisations", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("created_at", Instant, nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Instant, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("user_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("hint", String(16), nullable=False),
+    Column("created_at", Instant, nullable=False),
+    Column("revoked_at", Instant),
+)
+
+auth_sessions = Table(
+    "auth_sessions", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("user_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Instant, nullable=False),
+    Column("expires_at", Instant, nullable=False),
+)
+
+locations = Table(
+    "locations", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("created_at", Instant, nullable=False),
+)
+
+resources = Table(
+    "resources", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("location_id", String(40), ForeignKey("locations.id")),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("buffer_before_min", Integer, nullable=False),
+    Column("buffer_after_min", Integer, nullable=False),
+    Column("requires_approval", Boolean, nullable=False),
+    Column("created_at", Instant, nullable=False),
+    Column("archived_at", Instant),
+)
+
+schedules = Table(
+    "schedules", metadata,
+    Column("resource_id", String(40), ForeignKey("resources.id"), primary_key=True),
+    _org(),
+    Column("timezone", String(64)),
+    Column("weekly", JSON, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+)
+
+schedule_overrides = Table(
+    "schedule_overrides", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _org(),
+    Column("resource_id", String(40), ForeignKey("resources.id"), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("closed", Boolean, nullable=False),
+    Column("hours", JSON, nullable=False),
+    Index("ix_schedule_overrides_resource_day", "resource_id", "day"),
+)
+
+blocks = Table(
+    "blocks", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("resource_id", String(40), ForeignKey("resources.id"), nullable=False),
+    Column("start_at", Instant, nullable=False),
+    Column("end_at", Instant, nullable=False),
+    Column("title", String(500)),
+    Column("created_at", Instant, nullable=False),
+    Index("ix_blocks_resource_range", "resource_id", "start_at", "end_at"),
+)
+
+services = Table(
+    "services", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("name", String(200), nullable=False),
+    Column("slug", String(100), nullable=False),
+    Column("duration_min", Integer, nullable=False),
+    Column("step_min", Integer, nullable=False),
+    Column("buffer_before_min", Integer, nullable=False),
+    Column("buffer_after_min", Integer, nullable=False),
+    Column("min_notice_min", Integer, nullable=False),
+    Column("max_advance_days", Integer, nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("price_amount", BigInteger),
+    Column("price_currency", String(3)),
+    Column("created_at", Instant, nullable=False),
+    Column("archived_at", Instant),
+    UniqueConstraint("org_id", "slug", name="uq_services_org_slug"),
+)
+
+service_requirements = Table(
+    "service_requirements", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _org(),
+    Column("service_id", String(40), ForeignKey("services.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("resource_ids", JSON),
+    Column("tags", JSON, nullable=False),
+    Column("min_capacity", Integer, nullable=False),
+)
+
+customers = Table(
+    "customers", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("phone", String(40)),
+    Column("timezone", String(64)),
+    UniqueConstraint("org_id", "email", name="uq_customers_org_email"),
+)
+
+series = Table(
+    "series", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("rrule", Text, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("dtstart_local", String(19), nullable=False),
+    Column("created_at", Instant, nullable=False),
+)
+
+bookings = Table(
+    "bookings", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("service_id", String(40), ForeignKey("services.id"), nullable=False),
+    Column("customer_id", String(40), ForeignKey("customers.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_at", Instant, nullable=False),
+    Column("end_at", Instant, nullable=False),
+    Column("resource_ids", JSON, nullable=False),
+    Column("series_id", String(40), ForeignKey("series.id")),
+    Column("notes", Text),
+    Column("cancel_reason", Text),
+    Column("manage_token_hash", String(64)),
+    Column("created_at", Instant, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+    Index("ix_bookings_org_start", "org_id", "start_at", "id"),
+)
+
+# The overlap guard lives on this table (see the migration): PostgreSQL excludes overlapping
+# active ranges per resource; SQLite aborts such inserts and updates in triggers.
+allocations = Table(
+    "allocations", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("booking_id", String(40), ForeignKey("bookings.id"), nullable=False, index=True),
+    Column("resource_id", String(40), ForeignKey("resources.id"), nullable=False),
+    Column("blocked_start", BigInteger, nullable=False),
+    Column("blocked_end", BigInteger, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Index("ix_allocations_resource_range", "resource_id", "blocked_start", "blocked_end"),
+)
+
+holds = Table(
+    "holds", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("service_id", String(40), ForeignKey("services.id"), nullable=False),
+    Column("start_at", Instant, nullable=False),
+    Column("end_at", Instant, nullable=False),
+    Column("expires_at", Instant, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("booking_id", String(40)),
+    Column("created_at", Instant, nullable=False),
+)
+
+held_resources = Table(
+    "held_resources", metadata,
+    Column("hold_id", String(40), ForeignKey("holds.id"), primary_key=True),
+    Column("resource_id", String(40), ForeignKey("resources.id"), primary_key=True),
+    _org(),
+    Column("blocked_start", BigInteger, nullable=False),
+    Column("blocked_end", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("live", Boolean, nullable=False),
+    Index("ix_held_resources_resource_range", "resource_id", "blocked_start", "blocked_end"),
+)
+
+idempotency_records = Table(
+    "idempotency_records", metadata,
+    Column("scope", String(80), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("route", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer),
+    Column("body", LargeBinary),
+    Column("content_type", String(100)),
+    Column("created_at", Instant, nullable=False),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    _org(),
+    Column("type", String(64), nullable=False),
+    Column("aggregate_id", String(40), nullable=False, index=True),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", Instant, nullable=False),
+    Column("published_at", Instant),
+)

@@ -1,0 +1,107 @@
+"""The SQL unit of work: one connection, one transaction, every repository on it."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from types import TracebackType
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection
+
+from slotwise.holds.sql import SqlHoldStore
+from slotwise.store.repositories.accounts import (
+    SqlApiKeys,
+    SqlAuthSessions,
+    SqlOrganisations,
+    SqlUsers,
+)
+from slotwise.store.repositories.bookings import SqlBookings, SqlCustomers, SqlSeries
+from slotwise.store.repositories.catalog import (
+    SqlBlocks,
+    SqlLocations,
+    SqlResources,
+    SqlSchedules,
+    SqlServices,
+)
+from slotwise.store.repositories.outbox import SqlOutbox
+
+_LOCK_NAMESPACE = 0x51_07  # first key of the two-key advisory lock: "slotwise resource"
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, *, write: bool = False) -> None:
+        self._engine = engine
+        self._write = write
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        connection = self._engine.connect()
+        if self._write:
+            connection = connection.execution_options(sqlite_write=True)
+        connection.begin()
+        self._connection = connection
+        self.organisations = SqlOrganisations(connection)
+        self.users = SqlUsers(connection)
+        self.api_keys = SqlApiKeys(connection)
+        self.auth_sessions = SqlAuthSessions(connection)
+        self.locations = SqlLocations(connection)
+        self.resources = SqlResources(connection)
+        self.schedules = SqlSchedules(connection)
+        self.blocks = SqlBlocks(connection)
+        self.services = SqlServices(connection)
+        self.customers = SqlCustomers(connection)
+        self.bookings = SqlBookings(connection)
+        self.holds = SqlHoldStore(connection)
+        self.series = SqlSeries(connection)
+        self.outbox = SqlOutbox(connection)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        connection = self._connection
+        self._connection = None
+        if connection is None:
+            return
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+        finally:
+            connection.close()
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("unit of work used outside its `with` block")
+        return self._connection
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()
+
+    def lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> None:
+        if self.connection.dialect.name != "postgresql":
+            return  # SQLite: BEGIN IMMEDIATE already serialises every writer.
+        # Contended exclusion checks deadlock in PostgreSQL; taking these locks in one global
+        # order first serialises writers per resource and leaves the constraint as the last word.
+        keys = sorted({_lock_key(org_id, rid) for rid in resource_ids})
+        for key in keys:
+            self.connection.execute(
+                text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": _LOCK_NAMESPACE, "key": key}
+            )
+
+
+def _lock_key(org_id: str, resource_id: str) -> int:
+    """A stable signed 32-bit key per (organisation, resource)."""
+    value = zlib.crc32(f"{org_id}:{resource_id}".encode())
+    return value - (1 << 32) if value >= (1 << 31) else value
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, write=write)
