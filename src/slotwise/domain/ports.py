@@ -6,6 +6,7 @@ fake in `slotwise.testing` or a real adapter that tests run against the real com
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
@@ -13,6 +14,7 @@ from typing import Protocol
 
 from slotwise.domain.booking import Booking, Hold
 from slotwise.domain.model import (
+    Allocation,
     ApiKey,
     AuthSession,
     Block,
@@ -110,13 +112,6 @@ class Customers(Protocol):
     def update(self, customer: Customer) -> None: ...
 
 
-class BusyAllocation(Protocol):
-    resource_id: str
-    booking_id: str
-    blocked_start: datetime
-    blocked_end: datetime
-
-
 class Bookings(Protocol):
     def add(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]]) -> None:
         """Insert the booking and one active allocation per (resource_id, blocked range).
@@ -136,7 +131,7 @@ class Bookings(Protocol):
         """Replace the booking's times, resources and allocations. May raise `OverlapRefused`."""
         ...
     def busy(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
-             ) -> list[BusyAllocation]:
+             ) -> builtins.list[Allocation]:
         """Active allocations on those resources whose blocked range overlaps [start, end)."""
         ...
     def has_future(self, org_id: str, resource_id: str, now: datetime) -> bool: ...

@@ -32,7 +32,7 @@ _NOT_PLACES = frozenset({"Etc", "posix", "right", "SystemV"})
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC"})
 
 
-class UnknownZone(ValueError):  # noqa: N818 -- the name is part of the published API
+class UnknownZone(ValueError):
     """The name is not an IANA zone name this engine accepts."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import ColumnElement, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slotwise.domain.model import IdempotencyRecord
@@ -54,6 +54,6 @@ class SqlIdempotencyStore:
             return result.rowcount
 
     @staticmethod
-    def _key(record: IdempotencyRecord) -> tuple[object, ...]:
+    def _key(record: IdempotencyRecord) -> tuple[ColumnElement[bool], ...]:
         return (records.c.scope == record.scope, records.c.key == record.key,
                 records.c.route == record.route)

@@ -9,6 +9,7 @@ from types import TracebackType
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
+from slotwise.domain import ports
 from slotwise.holds.sql import SqlHoldStore
 from slotwise.store.repositories.accounts import (
     SqlApiKeys,
@@ -30,6 +31,21 @@ _LOCK_NAMESPACE = 0x51_07  # first key of the two-key advisory lock: "slotwise r
 
 
 class SqlUnitOfWork:
+    organisations: ports.Organisations
+    users: ports.Users
+    api_keys: ports.ApiKeys
+    auth_sessions: ports.AuthSessions
+    locations: ports.Locations
+    resources: ports.Resources
+    schedules: ports.Schedules
+    blocks: ports.Blocks
+    services: ports.Services
+    customers: ports.Customers
+    bookings: ports.Bookings
+    holds: ports.HoldStore
+    series: ports.SeriesRepo
+    outbox: ports.Outbox
+
     def __init__(self, engine: Engine, *, write: bool = False) -> None:
         self._engine = engine
         self._write = write

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from slotwise.domain.model import (
@@ -244,7 +245,7 @@ class SqlServices:
     def list(self, org_id: str) -> list[Service]:
         return self._load(org_id)
 
-    def _load(self, org_id: str, *where: object) -> list[Service]:
+    def _load(self, org_id: str, *where: ColumnElement[bool]) -> builtins.list[Service]:
         query = (select(services)
                  .where(services.c.org_id == org_id, services.c.archived_at.is_(None), *where)
                  .order_by(services.c.created_at, services.c.id))

@@ -1,7 +1,7 @@
 """the booking core
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 21:04:09.766551
 """
 

@@ -1,0 +1,315 @@
+"""find_slots against a deliberately naive oracle, on generated schedules around DST changes.
+
+The oracle is written for obviousness, not speed: it looks at every minute of the query window
+and every combination of resources, and checks the five rules of API.md "Availability"
+directly. It shares no code with the engine beyond the input value types; it resolves local
+wall times itself (zoneinfo, fold=0) and finds open time minute by minute. All generated hours
+and zone offsets are whole minutes, so a minute grid sees every window edge exactly; busy
+ranges may end on any second.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from slotwise.engine.availability import (
+    Busy,
+    ResourceCalendar,
+    Slot,
+    SlotRequest,
+    find_slots,
+    nearest_slots,
+    slot_at,
+)
+from slotwise.engine.intervals import TimeRange
+from slotwise.engine.pools import RolePool
+from slotwise.engine.schedule import DateOverride, LocalHours, Schedule, WeeklyHours
+from slotwise.testing.engine_builders import hypothesis_examples
+
+MINUTE = timedelta(minutes=1)
+DAY = timedelta(days=1)
+
+ZONES = (
+    "America/Phoenix",
+    "America/Denver",
+    "America/New_York",
+    "Europe/London",
+    "Europe/Dublin",
+    "Australia/Lord_Howe",
+    "Pacific/Apia",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "UTC",
+)
+IDS = ("r0", "r1", "r2")
+
+
+@cache
+def offset_change_days(zone_name: str) -> tuple[date, ...]:
+    """UTC dates, 2011-2028, on which the zone's UTC offset changes (found day by day)."""
+    tz = ZoneInfo(zone_name)
+    days: list[date] = []
+    day = datetime(2011, 1, 1, tzinfo=UTC)
+    previous = day.astimezone(tz).utcoffset()
+    while day.year < 2029:
+        day += DAY
+        offset = day.astimezone(tz).utcoffset()
+        if offset != previous:
+            days.append((day - DAY).date())
+        previous = offset
+    return tuple(days) or (date(2027, 3, 14), date(2027, 11, 7))
+
+
+# ---------------------------------------------------------------- the oracle
+
+
+class OpenMinutes:
+    """One resource's open time as a minute array from `base`, and its local midnights."""
+
+    def __init__(self, base, is_open, run_start, open_before, midnights):
+        self.base = base
+        self.is_open = is_open
+        self.run_start = run_start  # for an open minute: the first minute of its open run
+        self.open_before = open_before  # open_before[i] = open minutes in [0, i)
+        self.midnights = midnights
+
+    def index(self, t: datetime) -> int:
+        return (t - self.base) // MINUTE
+
+
+def wall(day: date, minute: int, tz: ZoneInfo) -> datetime:
+    """A local wall time to UTC: a gap takes the offset before it, a fold the earlier instant."""
+    naive = datetime.combine(day, time()) + minute * MINUTE
+    return naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+
+
+def open_minutes(schedule: Schedule, base: datetime, end: datetime) -> OpenMinutes:
+    tz = ZoneInfo(schedule.zone)
+    size = (end - base) // MINUTE
+    is_open = [False] * size
+    first = base.astimezone(tz).date() - 2 * DAY
+    last = end.astimezone(tz).date() + 2 * DAY
+    day = first
+    midnights = []
+    while day <= last:
+        midnights.append(wall(day, 0, tz))
+        replaced = [h for o in schedule.overrides if o.day == day for h in o.hours]
+        has_override = any(o.day == day for o in schedule.overrides)
+        todays = replaced if has_override else [
+            w.hours for w in schedule.weekly if day.weekday() in w.days
+        ]
+        for h in todays:
+            start, stop = wall(day, h.start_min, tz), wall(day, h.end_min, tz)
+            for i in range((start - base) // MINUTE, (stop - base) // MINUTE):
+                if 0 <= i < size:
+                    is_open[i] = True
+        day += DAY
+    run_start = [0] * size
+    open_before = [0] * (size + 1)
+    for i in range(size):
+        run_start[i] = run_start[i - 1] if i > 0 and is_open[i - 1] else i
+        open_before[i + 1] = open_before[i] + is_open[i]
+    return OpenMinutes(base, is_open, run_start, open_before, sorted(midnights))
+
+
+def oracle_offered(request: SlotRequest, window: TimeRange) -> dict[datetime, list[tuple[str, ...]]]:
+    """Every offered start in the window, with every valid choice of resources at it."""
+    d = request.duration
+    base = window.start - 3 * DAY
+    end = window.end + d + 3 * DAY
+    opened = {
+        rid: open_minutes(cal.schedule, base, end)
+        for rid, cal in request.calendars.items()
+        if cal.schedule is not None
+    }
+
+    def fits(rid: str, t: datetime) -> bool:  # rule 1
+        om = opened.get(rid)
+        if om is None:
+            return False
+        i = om.index(t)
+        n = d // MINUTE
+        return om.open_before[i + n] - om.open_before[i] == n
+
+    def anchor(rid: str, t: datetime) -> datetime:  # a_r(t), for a resource open at t
+        om = opened[rid]
+        a = om.base + om.run_start[om.index(t)] * MINUTE
+        for m in om.midnights:
+            if a < m <= t:
+                a = m
+        return a
+
+    def free(rid: str, t: datetime) -> bool:  # rule 3
+        cal = request.calendars[rid]
+        lo = t - max(request.buffer_before, cal.buffer_before)
+        hi = t + d + max(request.buffer_after, cal.buffer_after)
+        return not any(max(lo, b.range.start) < min(hi, b.range.end) for b in cal.busy)
+
+    offered: dict[datetime, list[tuple[str, ...]]] = {}
+    t = window.start
+    while t < window.end:
+        if request.now + request.min_notice <= t <= request.now + request.max_advance:
+            for choice in choices(request.roles):
+                if request.must_include is not None and request.must_include not in choice:
+                    continue
+                if not all(fits(r, t) and free(r, t) for r in choice):
+                    continue
+                grid_anchor = max(anchor(r, t) for r in choice)
+                if (t - grid_anchor) % request.step == timedelta(0):
+                    offered.setdefault(t, []).append(choice)
+        t += MINUTE
+    return offered
+
+
+def choices(roles: tuple[RolePool, ...]) -> list[tuple[str, ...]]:
+    """Every way to fill each role with `count` distinct resources, no resource twice."""
+    per_role = [itertools.combinations(dict.fromkeys(p.resource_ids), p.count) for p in roles]
+    out = []
+    for combo in itertools.product(*per_role):
+        flat = tuple(r for group in combo for r in group)
+        if len(set(flat)) == len(flat):
+            out.append(flat)
+    return out
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+@st.composite
+def local_hours(draw) -> LocalHours:
+    start = draw(st.integers(0, 95)) * 15
+    end = draw(st.integers(start // 15 + 1, 96)) * 15
+    return LocalHours(start, end)
+
+
+@st.composite
+def schedules(draw, zone_name: str, near: date) -> Schedule | None:
+    kind = draw(st.sampled_from(["weekly", "weekly", "weekly", "round-the-clock", "never"]))
+    if kind == "never":
+        return None
+    if kind == "round-the-clock":
+        weekly = (WeeklyHours(frozenset(range(7)), LocalHours(0, 1440)),)
+    else:
+        weekly = tuple(
+            WeeklyHours(frozenset(draw(st.sets(st.integers(0, 6), min_size=1))), draw(local_hours()))
+            for _ in range(draw(st.integers(1, 3)))
+        )
+    overrides = tuple(
+        DateOverride(
+            near + draw(st.integers(-2, 2)) * DAY,
+            tuple(draw(st.lists(local_hours(), max_size=2))),
+        )
+        for _ in range(draw(st.integers(0, 2)))
+    )
+    return Schedule(zone=zone_name, weekly=weekly, overrides=overrides)
+
+
+@st.composite
+def scenarios(draw) -> tuple[SlotRequest, TimeRange]:
+    n = draw(st.integers(1, 3))
+    ids = IDS[:n]
+    first_zone = draw(st.sampled_from(ZONES))
+    zones = [first_zone] + [
+        draw(st.sampled_from([first_zone, *ZONES])) for _ in range(n - 1)
+    ]
+    change = draw(st.sampled_from(offset_change_days(first_zone)))
+    start = datetime.combine(change, time(), UTC) + draw(st.integers(-36 * 60, 24 * 60)) * MINUTE
+    window = TimeRange(start, start + draw(st.integers(30, 36 * 60)) * MINUTE)
+
+    calendars = {}
+    for rid, zone_name in zip(ids, zones, strict=True):
+        busy = tuple(
+            Busy(
+                TimeRange(b_start, b_start + draw(st.integers(0, 240 * 60)) * timedelta(seconds=1)),
+                "block",
+            )
+            for b_start in [
+                start
+                + draw(st.integers(-300, 36 * 60)) * MINUTE
+                + draw(st.sampled_from([0, 0, 0, 1, 17, 59])) * timedelta(seconds=1)
+                for _ in range(draw(st.integers(0, 3)))
+            ]
+        )
+        calendars[rid] = ResourceCalendar(
+            rid,
+            draw(schedules(zone_name, change)),
+            busy,
+            buffer_before=draw(st.sampled_from([0, 0, 10, 30])) * MINUTE,
+            buffer_after=draw(st.sampled_from([0, 0, 15, 45])) * MINUTE,
+        )
+
+    roles = tuple(
+        RolePool(
+            count=draw(st.integers(1, 2)),
+            resource_ids=tuple(draw(st.lists(st.sampled_from(ids), min_size=1, unique=True))),
+        )
+        for _ in range(draw(st.integers(1, 2)))
+    )
+    request = SlotRequest(
+        duration=draw(st.sampled_from([15, 30, 45, 60, 90, 120])) * MINUTE,
+        step=draw(st.sampled_from([5, 10, 15, 20, 25, 30, 45, 60, 90])) * MINUTE,
+        roles=roles,
+        calendars=calendars,
+        now=start + draw(st.integers(-48 * 60, 24 * 60)) * MINUTE,
+        buffer_before=draw(st.sampled_from([0, 0, 5, 20])) * MINUTE,
+        buffer_after=draw(st.sampled_from([0, 0, 10, 30])) * MINUTE,
+        min_notice=draw(st.sampled_from([0, 0, 30, 240])) * MINUTE,
+        max_advance=draw(st.sampled_from([365 * 24 * 60, 36 * 60, 24 * 60, 90])) * MINUTE,
+        must_include=draw(st.none() | st.none() | st.sampled_from([*ids, "nobody"])),
+    )
+    return request, window
+
+
+# ---------------------------------------------------------------- properties
+
+
+@settings(
+    max_examples=hypothesis_examples(350),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(scenario=scenarios(), data=st.data())
+def test_find_slots_offers_exactly_the_starts_the_oracle_offers(scenario, data):
+    request, window = scenario
+    slots = find_slots(request, window)
+    expected = oracle_offered(request, window)
+
+    assert [s.start for s in slots] == sorted(expected)
+    for s in slots:
+        assert s.end == s.start + request.duration
+        assert s.resource_ids in expected[s.start], "the slot's resources are not a valid choice"
+
+    # slot_at answers by the same rule, with the same resource choice.
+    if slots:
+        for s in data.draw(st.lists(st.sampled_from(slots), max_size=4)):
+            assert slot_at(request, s.start) == s
+    minutes = (window.end - window.start) // MINUTE
+    for k in data.draw(st.lists(st.integers(0, max(0, minutes - 1)), max_size=4)):
+        t = window.start + k * MINUTE + data.draw(st.sampled_from([timedelta(0), timedelta(seconds=30)]))
+        got = slot_at(request, t)
+        assert (got is not None) == (t in expected)
+
+
+def brute_nearest(slots: list[Slot], start: datetime, count: int) -> list[Slot]:
+    nearest = sorted(slots, key=lambda s: (abs(s.start - start), s.start))[:count]
+    return sorted(nearest, key=lambda s: s.start)
+
+
+@settings(
+    max_examples=hypothesis_examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(scenario=scenarios(), count=st.integers(1, 6), offset_min=st.integers(0, 36 * 60))
+def test_nearest_slots_are_the_nearest_of_all_slots_in_the_search_span(scenario, count, offset_min):
+    request, window = scenario
+    start = window.start + offset_min * MINUTE
+    search = 2 * DAY
+    everything = find_slots(request, TimeRange(start - search, start + search))
+    assert nearest_slots(request, start, count, search) == brute_nearest(everything, start, count)
