@@ -63,7 +63,10 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def container(database_url: str, clock: FrozenClock) -> Iterator[Container]:
-    built = build(Settings(database_url=database_url, database_pool_size=4), clock=clock)
+    # Real Argon2id at a low cost: hashing is not what these tests are about.
+    settings = Settings(database_url=database_url, database_pool_size=4,
+                        password_hash_time_cost=1, password_hash_memory_kib=1024)
+    built = build(settings, clock=clock)
     yield built
     built.close()
 

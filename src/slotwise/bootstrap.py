@@ -85,7 +85,9 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         checks["redis"] = readiness.redis
     use_cases = UseCases(
         clock=clock,
-        accounts=Accounts(uow, clock, Argon2Hasher(),
+        accounts=Accounts(uow, clock,
+                          Argon2Hasher(settings.password_hash_time_cost,
+                                       settings.password_hash_memory_kib),
                           timedelta(seconds=settings.session_lifetime_s)),
         catalog=Catalog(uow, clock),
         search=search,

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     # security
     secret_key: SecretStr = SecretStr("change-me-in-production")
     session_lifetime_s: int = Field(default=14 * 24 * 3600, ge=60)
+    # Argon2id cost (RFC 9106's second recommended option by default); tests lower it
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=1024)
 
     # booking
     hold_ttl_s: int = Field(default=600, ge=1, le=1800)

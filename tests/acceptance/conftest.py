@@ -63,7 +63,8 @@ def server(server_database_url: str, tmp_path_factory: pytest.TempPathFactory) -
     workdir = tmp_path_factory.mktemp("accept-server")  # no stray .env, no default SQLite file
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("SLOTWISE_")}
-    env.update(SLOTWISE_DATABASE_URL=server_database_url, SLOTWISE_NOW=NOW, SLOTWISE_LOG_JSON="false")
+    env.update(SLOTWISE_DATABASE_URL=server_database_url, SLOTWISE_NOW=NOW,
+               SLOTWISE_LOG_JSON="false")
     log_path = workdir / "server.log"
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:

@@ -151,7 +151,7 @@ def test_login_succeeds_and_refuses_wrong_password_and_unknown_email_alike(
 @pytest.mark.parametrize("headers", [
     {},
     {"Authorization": "Bearer not-a-real-token"},
-    {"Authorization": "Bearer "},
+    {"Authorization": "Bearer"},
     {"Authorization": "Basic dXNlcjpwYXNz"},
 ], ids=["missing", "garbage", "empty", "basic"])
 def test_missing_or_garbage_token_is_a_401_problem(http: httpx.Client,
@@ -310,6 +310,43 @@ def test_schedule_overrides_close_a_date_and_replace_its_weekly_hours(http: http
     assert starts(org, svc["id"], "2027-03-09") == hours("2027-03-09", *range(14, 22))
 
 
+def test_touching_weekly_entries_merge_into_one_window_and_24_00_is_midnight(
+        http: httpx.Client) -> None:
+    org = signup(http)
+    resource(org, weekly=[{"days": ["mon"], "start": "09:00", "end": "11:30"},
+                          {"days": ["mon"], "start": "11:30", "end": "17:00"},
+                          {"days": ["mon"], "start": "10:00", "end": "12:00"},
+                          {"days": ["fri"], "start": "20:00", "end": "24:00"}])
+    svc = service(org)
+    # one window 09:00–17:00 EDT: the grid runs on through the join at 11:30
+    assert starts(org, svc["id"], MON) == hours(MON, *range(13, 21))
+    # Friday 20:00–24:00 EST is Saturday 01:00Z–05:00Z
+    assert starts(org, svc["id"], "2027-03-13") == hours("2027-03-13", 1, 2, 3, 4)
+
+
+def test_schedule_hours_in_the_dst_gap_move_forward_and_in_the_fold_take_the_earlier(
+        http: httpx.Client) -> None:
+    org = signup(http)
+    resource(org, weekly=[{"days": ["sun"], "start": "02:30", "end": "05:00"},
+                          {"days": ["sun"], "start": "01:30", "end": "03:00"}])
+    svc = service(org, duration_min=30)
+    # 2027-03-14: 02:30 does not exist and reads as 03:30 EDT (07:30Z); the window is 01:30
+    # EST (06:30Z) to 05:00 EDT (09:00Z), merged with 02:30–05:00 through the gap
+    assert starts(org, svc["id"], "2027-03-14") == hours(
+        "2027-03-14", "06:30", "07:00", "07:30", "08:00", "08:30")
+    # 2027-11-07: 01:30 happens twice and means the earlier (EDT, 05:30Z); 05:00 EST is 10:00Z
+    assert starts(org, svc["id"], "2027-11-07") == hours(
+        "2027-11-07", "05:30", "06:00", "06:30", "07:00", "07:30", "08:00", "08:30", "09:00",
+        "09:30")
+
+
+def test_schedule_timezone_is_the_zone_its_hours_are_read_in(http: httpx.Client) -> None:
+    org = signup(http)
+    resource(org, schedule_timezone="Europe/Berlin")  # 09:00–17:00 CET is 08:00Z–16:00Z
+    svc = service(org)
+    assert starts(org, svc["id"], FRI) == hours(FRI, *range(8, 16))
+
+
 # -- availability --------------------------------------------------------------------------------
 
 def test_availability_is_in_utc_on_the_grid_right_across_dst(http: httpx.Client) -> None:
@@ -377,6 +414,86 @@ def test_a_block_removes_overlapping_slots_and_deleting_it_restores_them(
 
     assert org.delete(f"/v1/resources/{person['id']}/blocks/{block['id']}").status_code == 204
     assert starts(org, svc["id"], MON) == before
+
+
+def test_a_resource_buffer_and_the_service_buffer_combine_by_the_larger(
+        http: httpx.Client) -> None:
+    org = signup(http)
+    resource(org, buffer_after_min=45)
+    svc = service(org, duration_min=30, step_min=30, buffer_after_min=15)
+    book(org, svc["id"], hours(MON, 15)[0])  # 15:00–15:30, busy to 16:15 with the larger 45
+    offered = starts(org, svc["id"], MON)
+    assert hours(MON, "14:00", "14:30") == [s for s in offered if "T14:" in s]
+    assert [s for s in offered if "T15:" in s or "T16:" in s] == hours(MON, "16:30")
+
+
+def test_requirements_draw_count_distinct_resources_carrying_every_tag(
+        http: httpx.Client) -> None:
+    org = signup(http)
+    plain = resource(org, name="Dr Plain", tags=["general"])
+    certified = resource(org, name="Dr Cert", tags=["general", "laser"])
+    third = resource(org, name="Dr Third", tags=["general"])
+    pair = service(org, name="Pair", requirements=[{"kind": "practitioner", "count": 2}])
+    laser = service(org, name="Laser", requirements=[{"kind": "practitioner",
+                                                      "tags": ["general", "laser"]}])
+    chosen = service(org, name="Chosen", requirements=[
+        {"kind": "practitioner", "resource_ids": [plain["id"], third["id"]]}])
+
+    booked = book(org, pair["id"], hours(MON, 13)[0])
+    assert len(set(booked["resource_ids"])) == 2
+    assert book(org, laser["id"], hours(MON, 14)[0])["resource_ids"] == [certified["id"]]
+    assert book(org, chosen["id"], hours(MON, 15)[0])["resource_ids"][0] in (
+        plain["id"], third["id"])
+
+    # a resource of the caller's in no pool of the service: 200 with no slots
+    answer = org.get(f"/v1/services/{laser['id']}/availability",
+                     params={"start": day(MON)[0], "end": day(MON)[1],
+                             "resource_id": plain["id"]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["slots"] == []
+    only = starts(org, laser["id"], MON, resource_id=certified["id"])
+    assert hours(MON, 14)[0] not in only
+    assert hours(MON, 16)[0] in only
+    # resource_ids that cannot fill the roles → 409, nothing written
+    before = count_bookings(org)
+    assert_409(org.post("/v1/bookings", booking_body(pair["id"], hours(MON, 17)[0],
+                                                     resource_ids=[plain["id"]])))
+    assert_409(org.post("/v1/holds", {"service_id": laser["id"], "start": hours(MON, 17)[0],
+                                      "resource_ids": [plain["id"]]}))
+    assert count_bookings(org) == before
+    pinned = book(org, pair["id"], hours(MON, 17)[0],
+                  resource_ids=[plain["id"], third["id"]])
+    assert sorted(pinned["resource_ids"]) == sorted([plain["id"], third["id"]])
+
+
+def test_service_capacity_shares_a_start_but_resource_capacity_never_overlaps(
+        http: httpx.Client) -> None:
+    org = signup(http)
+    resource(org, name="Big room", kind="room", capacity=10)
+    class_ = service(org, name="Class", capacity=2, requirements=[{"kind": "room"}])
+    solo = service(org, name="Solo", requirements=[{"kind": "room"}])
+    start = hours(MON, 13)[0]
+    first = book(org, class_["id"], start)
+    assert start in starts(org, class_["id"], MON)  # one seat left
+    second = book(org, class_["id"], start)
+    assert second["resource_ids"] == first["resource_ids"]
+    assert start not in starts(org, class_["id"], MON)
+    assert_409(org.post("/v1/bookings", booking_body(class_["id"], start)))
+    # a roomy resource still takes one session at a time
+    book(org, solo["id"], hours(MON, 15)[0])
+    assert_409(org.post("/v1/bookings", booking_body(solo["id"], hours(MON, 15)[0])))
+    assert_409(org.post("/v1/bookings", booking_body(solo["id"], start)))
+
+
+def test_a_resource_requiring_approval_books_pending_and_holds_its_time(
+        http: httpx.Client) -> None:
+    org = signup(http)
+    resource(org, requires_approval=True)
+    svc = service(org)
+    booking = book(org, svc["id"], hours(MON, 13)[0])
+    assert booking["status"] == "pending"
+    assert hours(MON, 13)[0] not in starts(org, svc["id"], MON)
+    assert_409(org.post("/v1/bookings", booking_body(svc["id"], hours(MON, 13)[0])))
 
 
 def test_timezone_parameter_is_echoed_and_never_changes_the_slots(http: httpx.Client) -> None:
@@ -472,6 +589,27 @@ def test_malformed_json_is_422(http: httpx.Client) -> None:
                            headers={**org.headers, "Content-Type": "application/json"})
         assert_422(answer)
     assert org.get("/v1/resources").json()["items"] == []
+
+
+def test_bad_blocks_and_patches_are_422_and_change_nothing(http: httpx.Client) -> None:
+    org = signup(http)
+    person = resource(org, name="Dr Who")
+    svc = service(org)
+    blocks = f"/v1/resources/{person['id']}/blocks"
+    assert_422(org.post(blocks, {"start": hours(MON, 15)[0], "end": hours(MON, 15)[0]}), "end")
+    assert_422(org.post(blocks, {"start": hours(MON, 15)[0], "end": hours(MON, 14)[0]}), "end")
+    assert_422(org.post(blocks, {"start": f"{MON}T15:00:00", "end": hours(MON, 16)[0]}), "start")
+    assert starts(org, svc["id"], MON) == hours(MON, *range(13, 21))
+    assert_problem(org.delete(f"{blocks}/not-a-block"), 404)
+
+    assert_422(org.patch(f"/v1/resources/{person['id']}", {"kind": "spaceship"}), "kind")
+    assert_422(org.patch(f"/v1/resources/{person['id']}", {"timezone": "Mars/Base"}),
+               "timezone")
+    after = org.get(f"/v1/resources/{person['id']}").json()
+    assert after["kind"] == "practitioner"
+    assert after["timezone"] == "America/New_York"
+    assert_problem(org.patch("/v1/resources/not-an-id", {"name": "x"}), 404)
+    assert_problem(org.delete("/v1/resources/not-an-id"), 404)
 
 
 def test_unknown_and_malformed_ids_are_404(http: httpx.Client) -> None:
@@ -589,6 +727,25 @@ def test_idempotency_key_replays_the_answer_and_refuses_a_different_body(
     again = org.post("/v1/bookings", clash, headers=taken_key)
     assert again.status_code == 409
     assert again.json() == refused.json()
+
+
+def test_idempotency_keys_are_scoped_to_the_organisation_and_the_route(
+        http: httpx.Client) -> None:
+    a = signup(http)
+    b = signup(http)
+    _, a_svc = practitioner_service(a)
+    _, b_svc = practitioner_service(b)
+    key = {"Idempotency-Key": f"shared-{secrets.token_hex(8)}"}
+    first = a.post("/v1/bookings", booking_body(a_svc["id"], hours(MON, 13)[0]), headers=key)
+    assert first.status_code == 201, first.text
+    other_org = b.post("/v1/bookings", booking_body(b_svc["id"], hours(MON, 13)[0]), headers=key)
+    assert other_org.status_code == 201, other_org.text
+    assert other_org.json()["id"] != first.json()["id"]
+    other_route = a.post("/v1/holds", {"service_id": a_svc["id"], "start": hours(MON, 14)[0]},
+                         headers=key)
+    assert other_route.status_code == 201, other_route.text
+    assert count_bookings(a) == 1
+    assert count_bookings(b) == 1
 
 
 # -- holds ---------------------------------------------------------------------------------------
@@ -749,7 +906,19 @@ def test_a_series_clashing_with_a_booking_is_409_listing_it_and_writes_nothing(
     assert "2027-03-08T14:00:00Z" in starts(org, svc["id"], "2027-03-08")
 
 
-@pytest.mark.parametrize("rrule", ["FREQ=WEEKLY", "FREQ=DAILY;INTERVAL=2", "NOT-A-RULE"])
+def test_a_series_bounded_by_until_books_every_occurrence_up_to_it(http: httpx.Client) -> None:
+    org = signup(http)
+    _, svc = practitioner_service(org)
+    body = booking_body(svc["id"], "2027-03-08T14:00:00Z",
+                        recurrence={"rrule": "FREQ=WEEKLY;UNTIL=20270322T130000Z"})
+    response = org.post("/v1/bookings", body)  # the recurrence zone defaults to the org's
+    assert response.status_code == 201, response.text
+    assert [o["start"] for o in response.json()["occurrences"]] == [
+        "2027-03-08T14:00:00Z", "2027-03-15T13:00:00Z", "2027-03-22T13:00:00Z"]
+
+
+@pytest.mark.parametrize("rrule", ["FREQ=WEEKLY", "FREQ=DAILY;INTERVAL=2", "NOT-A-RULE",
+                                   "FREQ=WEEKLY;COUNT=3;UNTIL=20270329T130000Z"])
 def test_an_unbounded_or_malformed_rrule_is_422(http: httpx.Client, rrule: str) -> None:
     org = signup(http)
     _, svc = practitioner_service(org)
@@ -954,6 +1123,16 @@ def test_bookings_list_filters_by_window_pages_in_order_and_refuses_bad_paging(
         if not cursor:
             break
     assert seen == by_start
+
+    assert org.post(f"/v1/bookings/{made[0]}/cancel", {}).status_code == 200
+    cancelled = org.get("/v1/bookings", params={"status": "cancelled"})
+    assert [b["id"] for b in cancelled.json()["items"]] == [made[0]]
+    confirmed = org.get("/v1/bookings", params={"status": "confirmed"})
+    assert [b["id"] for b in confirmed.json()["items"]] == [made[1], made[2]]
+    room = resource(org, name="Room", kind="room")
+    by_room = org.get("/v1/bookings", params={"resource_id": room["id"]})
+    assert by_room.status_code == 200, by_room.text
+    assert by_room.json()["items"] == []
 
     assert_422(org.get("/v1/bookings", params={"limit": 0}), "limit")
     assert_422(org.get("/v1/bookings", params={"limit": 501}), "limit")

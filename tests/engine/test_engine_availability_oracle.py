@@ -101,9 +101,11 @@ def open_minutes(schedule: Schedule, base: datetime, end: datetime) -> OpenMinut
         midnights.append(wall(day, 0, tz))
         replaced = [h for o in schedule.overrides if o.day == day for h in o.hours]
         has_override = any(o.day == day for o in schedule.overrides)
-        todays = replaced if has_override else [
-            w.hours for w in schedule.weekly if day.weekday() in w.days
-        ]
+        todays = (
+            replaced
+            if has_override
+            else [w.hours for w in schedule.weekly if day.weekday() in w.days]
+        )
         for h in todays:
             start, stop = wall(day, h.start_min, tz), wall(day, h.end_min, tz)
             for i in range((start - base) // MINUTE, (stop - base) // MINUTE):
@@ -118,7 +120,9 @@ def open_minutes(schedule: Schedule, base: datetime, end: datetime) -> OpenMinut
     return OpenMinutes(base, is_open, run_start, open_before, sorted(midnights))
 
 
-def oracle_offered(request: SlotRequest, window: TimeRange) -> dict[datetime, list[tuple[str, ...]]]:
+def oracle_offered(
+    request: SlotRequest, window: TimeRange
+) -> dict[datetime, list[tuple[str, ...]]]:
     """Every offered start in the window, with every valid choice of resources at it."""
     d = request.duration
     base = window.start - 3 * DAY
@@ -183,21 +187,26 @@ def choices(roles: tuple[RolePool, ...]) -> list[tuple[str, ...]]:
 
 @st.composite
 def local_hours(draw) -> LocalHours:
-    start = draw(st.integers(0, 95)) * 15
-    end = draw(st.integers(start // 15 + 1, 96)) * 15
+    # Quarter hours, often from or to midnight, usually long enough to hold a few slots.
+    start = draw(st.sampled_from([0, 0, *range(88)])) * 15
+    end = draw(st.sampled_from([96, *range(start // 15 + 1, 97)])) * 15
     return LocalHours(start, end)
 
 
 @st.composite
 def schedules(draw, zone_name: str, near: date) -> Schedule | None:
-    kind = draw(st.sampled_from(["weekly", "weekly", "weekly", "round-the-clock", "never"]))
+    kind = draw(st.sampled_from(["weekly"] * 6 + ["round-the-clock"] * 2 + ["never"]))
     if kind == "never":
         return None
     if kind == "round-the-clock":
         weekly = (WeeklyHours(frozenset(range(7)), LocalHours(0, 1440)),)
     else:
+        every_day = frozenset(range(7))
         weekly = tuple(
-            WeeklyHours(frozenset(draw(st.sets(st.integers(0, 6), min_size=1))), draw(local_hours()))
+            WeeklyHours(
+                draw(st.just(every_day) | st.frozensets(st.integers(0, 6), min_size=1)),
+                draw(local_hours()),
+            )
             for _ in range(draw(st.integers(1, 3)))
         )
     overrides = tuple(
@@ -215,25 +224,25 @@ def scenarios(draw) -> tuple[SlotRequest, TimeRange]:
     n = draw(st.integers(1, 3))
     ids = IDS[:n]
     first_zone = draw(st.sampled_from(ZONES))
-    zones = [first_zone] + [
-        draw(st.sampled_from([first_zone, *ZONES])) for _ in range(n - 1)
-    ]
+    zones = [first_zone] + [draw(st.sampled_from([first_zone, *ZONES])) for _ in range(n - 1)]
     change = draw(st.sampled_from(offset_change_days(first_zone)))
     start = datetime.combine(change, time(), UTC) + draw(st.integers(-36 * 60, 24 * 60)) * MINUTE
-    window = TimeRange(start, start + draw(st.integers(30, 36 * 60)) * MINUTE)
+    window = TimeRange(
+        start, start + draw(st.sampled_from([30, *range(12 * 60, 36 * 60)])) * MINUTE
+    )
 
     calendars = {}
     for rid, zone_name in zip(ids, zones, strict=True):
         busy = tuple(
             Busy(
-                TimeRange(b_start, b_start + draw(st.integers(0, 240 * 60)) * timedelta(seconds=1)),
+                TimeRange(b_start, b_start + draw(st.integers(0, 90 * 60)) * timedelta(seconds=1)),
                 "block",
             )
             for b_start in [
                 start
                 + draw(st.integers(-300, 36 * 60)) * MINUTE
                 + draw(st.sampled_from([0, 0, 0, 1, 17, 59])) * timedelta(seconds=1)
-                for _ in range(draw(st.integers(0, 3)))
+                for _ in range(draw(st.sampled_from([0, 0, 1, 2])))
             ]
         )
         calendars[rid] = ResourceCalendar(
@@ -244,24 +253,23 @@ def scenarios(draw) -> tuple[SlotRequest, TimeRange]:
             buffer_after=draw(st.sampled_from([0, 0, 15, 45])) * MINUTE,
         )
 
-    roles = tuple(
-        RolePool(
-            count=draw(st.integers(1, 2)),
-            resource_ids=tuple(draw(st.lists(st.sampled_from(ids), min_size=1, unique=True))),
-        )
-        for _ in range(draw(st.integers(1, 2)))
-    )
+    roles = []
+    for _ in range(draw(st.integers(1, 2))):
+        count = draw(st.sampled_from([1, 1, 1, 2]))
+        pool = draw(st.permutations(ids))[: draw(st.integers(min(count, n), n))]
+        roles.append(RolePool(count=count, resource_ids=tuple(pool)))
     request = SlotRequest(
         duration=draw(st.sampled_from([15, 30, 45, 60, 90, 120])) * MINUTE,
         step=draw(st.sampled_from([5, 10, 15, 20, 25, 30, 45, 60, 90])) * MINUTE,
-        roles=roles,
+        roles=tuple(roles),
         calendars=calendars,
-        now=start + draw(st.integers(-48 * 60, 24 * 60)) * MINUTE,
+        now=start
+        + draw(st.sampled_from([-48 * 60, -60, 0, *range(-48 * 60, 12 * 60, 7)])) * MINUTE,
         buffer_before=draw(st.sampled_from([0, 0, 5, 20])) * MINUTE,
         buffer_after=draw(st.sampled_from([0, 0, 10, 30])) * MINUTE,
         min_notice=draw(st.sampled_from([0, 0, 30, 240])) * MINUTE,
-        max_advance=draw(st.sampled_from([365 * 24 * 60, 36 * 60, 24 * 60, 90])) * MINUTE,
-        must_include=draw(st.none() | st.none() | st.sampled_from([*ids, "nobody"])),
+        max_advance=draw(st.sampled_from([365 * 24 * 60] * 4 + [36 * 60, 24 * 60, 90])) * MINUTE,
+        must_include=draw(st.sampled_from([None] * 6 + [*ids, "nobody"])),
     )
     return request, window
 
@@ -291,7 +299,11 @@ def test_find_slots_offers_exactly_the_starts_the_oracle_offers(scenario, data):
             assert slot_at(request, s.start) == s
     minutes = (window.end - window.start) // MINUTE
     for k in data.draw(st.lists(st.integers(0, max(0, minutes - 1)), max_size=4)):
-        t = window.start + k * MINUTE + data.draw(st.sampled_from([timedelta(0), timedelta(seconds=30)]))
+        t = (
+            window.start
+            + k * MINUTE
+            + data.draw(st.sampled_from([timedelta(0), timedelta(seconds=30)]))
+        )
         got = slot_at(request, t)
         assert (got is not None) == (t in expected)
 

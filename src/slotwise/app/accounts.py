@@ -40,9 +40,15 @@ class Accounts:
         self._clock = clock
         self._hasher = hasher
         self._session_lifetime = session_lifetime
-        # Verifying against a real hash when the e-mail is unknown keeps both failures
-        # equally slow, so timing does not tell which e-mails exist.
-        self._decoy_hash = hasher.hash(secrets.token_urlsafe(16))
+        self._decoy: str | None = None
+
+    @property
+    def _decoy_hash(self) -> str:
+        """Verifying against a real hash when the e-mail is unknown keeps both failures
+        equally slow, so timing does not tell which e-mails exist."""
+        if self._decoy is None:
+            self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
+        return self._decoy
 
     def signup(self, org_name: str, org_slug: str | None, email: str, password: str,
                timezone: str) -> SignedUp:

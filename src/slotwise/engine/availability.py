@@ -224,7 +224,7 @@ def _offered(request: SlotRequest, span: TimeRange) -> Iterator[Slot]:
                 continue
             key = (
                 frozenset(r for r, a in anchor_of.items() if a <= anchor),
-                frozenset(r for r, a in anchor_of.items() if a == anchor),
+                frozenset(anchor_of),
             )
             if key not in choices:
                 choices[key] = fill_roles(request.roles, key[0], request.must_include, key[1])

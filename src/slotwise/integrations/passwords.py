@@ -7,8 +7,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 
 class Argon2Hasher:
-    def __init__(self) -> None:
-        self._hasher = PasswordHasher()
+    def __init__(self, time_cost: int = 3, memory_kib: int = 65536) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime
 
 from slotwise.api import cursors, presenters
 from slotwise.api.auth import CurrentPrincipal
@@ -25,6 +24,7 @@ from slotwise.api.schemas.bookings import (
     RescheduleIn,
     Status,
 )
+from slotwise.api.schemas.common import Instant
 from slotwise.app.bookings import Booked, BookingRequest, CustomerDetails, Recurrence
 from slotwise.domain.errors import Conflict, SeriesUnavailable
 from slotwise.domain.model import BookingFilter
@@ -90,8 +90,8 @@ def book(body: BookingIn, who: CurrentPrincipal, app: App, request: Request) -> 
 
 @router.get("/bookings", response_model=BookingPage)
 def list_bookings(who: CurrentPrincipal, app: App,
-                  start: Annotated[AwareDatetime | None, Query()] = None,
-                  end: Annotated[AwareDatetime | None, Query()] = None,
+                  start: Annotated[Instant | None, Query()] = None,
+                  end: Annotated[Instant | None, Query()] = None,
                   resource_id: str | None = None, status: Status | None = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   cursor: str | None = None) -> dict[str, Any]:

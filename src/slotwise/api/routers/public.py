@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from slotwise.api import presenters
 from slotwise.api.deps import App
@@ -21,7 +21,7 @@ from slotwise.api.schemas.bookings import (
     RescheduleIn,
 )
 from slotwise.api.schemas.catalog import PriceOut
-from slotwise.api.schemas.common import Zone
+from slotwise.api.schemas.common import Instant, Zone
 from slotwise.domain.errors import NotFound
 
 router = APIRouter(prefix="/v1/public", tags=["public"], responses=ERROR_RESPONSES)
@@ -77,8 +77,8 @@ def services(org_slug: str, app: App) -> dict[str, Any]:
 @router.get("/{org_slug}/services/{service_slug}/availability",
             response_model=AvailabilityOut)
 def availability(org_slug: str, service_slug: str, app: App,
-                 start: Annotated[AwareDatetime, Query()],
-                 end: Annotated[AwareDatetime, Query()],
+                 start: Annotated[Instant, Query()],
+                 end: Annotated[Instant, Query()],
                  resource_id: str | None = None,
                  timezone: Annotated[Zone | None, Query()] = None) -> dict[str, Any]:
     org = app.accounts.organisation_by_slug(org_slug)

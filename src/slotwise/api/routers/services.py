@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from slotwise.api import presenters
 from slotwise.api.auth import CurrentPrincipal
@@ -12,7 +11,7 @@ from slotwise.api.deps import App
 from slotwise.api.errors import ERROR_RESPONSES
 from slotwise.api.schemas.bookings import AvailabilityOut
 from slotwise.api.schemas.catalog import ServiceIn, ServiceOut
-from slotwise.api.schemas.common import Zone
+from slotwise.api.schemas.common import Instant, Zone
 from slotwise.app.catalog import ServiceFields
 from slotwise.app.container import UseCases
 from slotwise.domain.errors import InvalidInput
@@ -72,8 +71,8 @@ def availability_answer(app: UseCases, org_id: str, org_zone: str, service_id: s
 
 @router.get("/services/{service_id}/availability", response_model=AvailabilityOut)
 def availability(service_id: str, who: CurrentPrincipal, app: App,
-                 start: Annotated[AwareDatetime, Query()],
-                 end: Annotated[AwareDatetime, Query()],
+                 start: Annotated[Instant, Query()],
+                 end: Annotated[Instant, Query()],
                  resource_id: str | None = None,
                  timezone: Annotated[Zone | None, Query()] = None) -> dict[str, Any]:
     org_zone = app.accounts.organisation(who.org_id).timezone

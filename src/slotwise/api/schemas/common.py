@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+)
 
 from slotwise.engine.zones import is_zone
 
 
 def _utc_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339_text(value: object) -> object:
+    """Only RFC 3339 text with an offset is an instant: never a bare number or a naive time."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("expected an RFC 3339 date-time with an offset, like "
+                         "2027-03-15T09:00:00-04:00 or 2027-03-15T13:00:00Z")
+    return value
 
 
 def _check_zone(value: str) -> str:
@@ -21,7 +44,8 @@ def _check_zone(value: str) -> str:
 
 
 # Input must carry an offset (a bare number or a naive time is a 422); output is always UTC "Z".
-Instant = Annotated[AwareDatetime, PlainSerializer(_utc_text, return_type=str)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text),
+                    PlainSerializer(_utc_text, return_type=str)]
 Zone = Annotated[str, AfterValidator(_check_zone), Field(examples=["Europe/London"])]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]

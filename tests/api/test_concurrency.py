@@ -1,0 +1,44 @@
+"""Many writers at once: one winner per slot, every loser a clean 409, nothing lost."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi.testclient import TestClient
+
+from slotwise.testing.api import resource, service, signup
+
+
+def test_concurrent_bookings_of_one_slot_have_exactly_one_winner(client: TestClient) -> None:
+    org = signup(client, timezone="UTC")
+    resource(org)
+    svc = service(org)
+
+    def attempt(i: int) -> int:
+        return org.post("/v1/bookings", {
+            "service_id": svc["id"], "start": "2027-03-08T10:00:00Z",
+            "customer": {"name": f"C{i}", "email": f"c{i}@example.com"}}).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(attempt, range(32)))
+    assert statuses.count(201) == 1
+    assert statuses.count(409) == 31
+    assert len(org.get("/v1/bookings").json()["items"]) == 1
+
+
+def test_concurrent_two_role_bookings_never_share_a_room(client: TestClient) -> None:
+    org = signup(client, timezone="UTC")
+    for i in range(3):
+        resource(org, name=f"Doc {i}", kind="practitioner")
+    resource(org, name="Only room", kind="room")
+    svc = service(org, requirements=[{"kind": "practitioner"}, {"kind": "room"}])
+
+    def attempt(i: int) -> int:
+        return org.post("/v1/bookings", {
+            "service_id": svc["id"], "start": "2027-03-08T10:00:00Z",
+            "customer": {"name": f"C{i}", "email": f"c{i}@example.com"}}).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(attempt, range(12)))
+    assert statuses.count(201) == 1, statuses
+    assert set(statuses) == {201, 409}
