@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -92,6 +94,20 @@ def assert_409(response: httpx.Response) -> dict[str, Any]:
     for alternative in body["alternatives"]:
         assert {"start", "end"} <= alternative.keys(), body
     return body
+
+
+def concurrently(http: httpx.Client, org: Org, path: str, bodies: list[dict[str, Any]],
+                 headers: dict[str, str] | None = None) -> list[httpx.Response]:
+    """POST every body to `path` at once, each from its own connection."""
+    barrier = threading.Barrier(len(bodies))
+
+    def post(body: dict[str, Any]) -> httpx.Response:
+        with httpx.Client(base_url=http.base_url, timeout=30.0) as own:
+            barrier.wait()
+            return own.post(path, json=body, headers={**org.headers, **(headers or {})})
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(post, bodies))
 
 
 def count_bookings(org: Org) -> int:
@@ -189,7 +205,7 @@ def test_api_key_is_shown_once_listed_without_it_and_dead_once_revoked(
 def test_staff_cannot_manage_resources_but_lists_bookings_and_holds_slots(
         http: httpx.Client) -> None:
     org = signup(http)
-    _, svc = practitioner_service(org)
+    person, svc = practitioner_service(org)
     email = f"staff-{secrets.token_hex(4)}@example.com"
     created = org.post("/v1/users", {"email": email, "password": "staff password 1",
                                      "role": "staff"})
@@ -220,6 +236,17 @@ def test_staff_cannot_manage_resources_but_lists_bookings_and_holds_slots(
     booked = http.post("/v1/bookings", json=booking_body(svc["id"], hours(MON, 14)[0]),
                        headers=staff)
     assert booked.status_code == 201, booked.text
+    cancelled = http.post(f"/v1/bookings/{booked.json()['id']}/cancel", json={}, headers=staff)
+    assert cancelled.status_code == 200, cancelled.text
+    block = http.post(f"/v1/resources/{person['id']}/blocks", headers=staff,
+                      json={"start": hours(MON, 18)[0], "end": hours(MON, 19)[0]})
+    assert block.status_code == 201, block.text
+    assert_problem(http.put(f"/v1/resources/{person['id']}/schedule", headers=staff,
+                            json={"weekly": [], "overrides": []}), 403)
+    assert_problem(http.patch(f"/v1/resources/{person['id']}", headers=staff,
+                              json={"name": "renamed"}), 403)
+    assert_problem(http.delete(f"/v1/resources/{person['id']}", headers=staff), 403)
+    assert hours(MON, 18)[0] not in starts(org, svc["id"], MON)
 
 
 # -- resources and schedules ---------------------------------------------------------------------
@@ -289,24 +316,31 @@ def test_schedule_overrides_close_a_date_and_replace_its_weekly_hours(http: http
                     "end": "17:00"}],
         "overrides": [{"date": "2027-03-10", "closed": True},
                       {"date": "2027-03-11", "hours": [{"start": "12:00", "end": "14:00"}]},
+                      {"date": "2027-03-11", "hours": [{"start": "15:00", "end": "16:00"}]},
                       {"date": "2027-03-13", "hours": [{"start": "10:00", "end": "11:00"}]}],
     }
     put = org.put(f"/v1/resources/{person['id']}/schedule", schedule)
     assert put.status_code == 200, put.text
     answer = put.json()
     assert answer["weekly"][0]["days"] == ["mon", "tue", "wed", "thu", "fri"]
-    assert len(answer["overrides"]) == 3
+    assert len(answer["overrides"]) >= 3
     svc = service(org)
 
     assert starts(org, svc["id"], "2027-03-09") == hours("2027-03-09", *range(14, 22))
     assert starts(org, svc["id"], "2027-03-10") == []  # closed
-    assert starts(org, svc["id"], "2027-03-11") == hours("2027-03-11", 17, 18)  # 12–14 EST
+    # 12:00–14:00 and 15:00–16:00 EST
+    assert starts(org, svc["id"], "2027-03-11") == hours("2027-03-11", 17, 18, 20)
     assert starts(org, svc["id"], "2027-03-13") == hours("2027-03-13", 15)  # a Saturday opened
 
     # closed together with hours on one date is malformed, and the old schedule stands
     bad = {"weekly": [], "overrides": [{"date": "2027-03-09", "closed": True,
                                         "hours": [{"start": "09:00", "end": "10:00"}]}]}
     assert_422(org.put(f"/v1/resources/{person['id']}/schedule", bad))
+    for weekly in ([{"days": ["funday"], "start": "09:00", "end": "17:00"}],
+                   [{"days": ["mon"], "start": "09:00", "end": "25:00"}],
+                   [{"days": ["mon"], "start": "9am", "end": "17:00"}]):
+        assert_422(org.put(f"/v1/resources/{person['id']}/schedule",
+                           {"weekly": weekly, "overrides": []}))
     assert starts(org, svc["id"], "2027-03-09") == hours("2027-03-09", *range(14, 22))
 
 
@@ -330,11 +364,12 @@ def test_schedule_hours_in_the_dst_gap_move_forward_and_in_the_fold_take_the_ear
     resource(org, weekly=[{"days": ["sun"], "start": "02:30", "end": "05:00"},
                           {"days": ["sun"], "start": "01:30", "end": "03:00"}])
     svc = service(org, duration_min=30)
-    # 2027-03-14: 02:30 does not exist and reads as 03:30 EDT (07:30Z); the window is 01:30
-    # EST (06:30Z) to 05:00 EDT (09:00Z), merged with 02:30–05:00 through the gap
+    # 2027-03-14: 01:30–03:00 is 06:30Z–07:00Z (the clock jumps 02:00 → 03:00); 02:30 does
+    # not exist and reads as 03:30 EDT (07:30Z), so 02:30–05:00 is 07:30Z–09:00Z
     assert starts(org, svc["id"], "2027-03-14") == hours(
-        "2027-03-14", "06:30", "07:00", "07:30", "08:00", "08:30")
-    # 2027-11-07: 01:30 happens twice and means the earlier (EDT, 05:30Z); 05:00 EST is 10:00Z
+        "2027-03-14", "06:30", "07:30", "08:00", "08:30")
+    # 2027-11-07: 01:30 happens twice and means the earlier (EDT, 05:30Z); the two entries
+    # overlap (02:30 EST is 07:30Z, 03:00 EST 08:00Z) and merge; 05:00 EST is 10:00Z
     assert starts(org, svc["id"], "2027-11-07") == hours(
         "2027-11-07", "05:30", "06:00", "06:30", "07:00", "07:30", "08:00", "08:30", "09:00",
         "09:30")
@@ -420,11 +455,12 @@ def test_a_resource_buffer_and_the_service_buffer_combine_by_the_larger(
         http: httpx.Client) -> None:
     org = signup(http)
     resource(org, buffer_after_min=45)
-    svc = service(org, duration_min=30, step_min=30, buffer_after_min=15)
+    svc = service(org, duration_min=30, step_min=15, buffer_after_min=15)
     book(org, svc["id"], hours(MON, 15)[0])  # 15:00–15:30, busy to 16:15 with the larger 45
     offered = starts(org, svc["id"], MON)
-    assert hours(MON, "14:00", "14:30") == [s for s in offered if "T14:" in s]
-    assert [s for s in offered if "T15:" in s or "T16:" in s] == hours(MON, "16:30")
+    # a candidate t needs [t, t + 30 + 45) free: 13:45 just fits, 16:15 is the first after
+    around = [s for s in offered if hours(MON, "13:30")[0] <= s <= hours(MON, "16:30")[0]]
+    assert around == hours(MON, "13:30", "13:45", "16:15", "16:30")
 
 
 def test_requirements_draw_count_distinct_resources_carrying_every_tag(
@@ -439,6 +475,9 @@ def test_requirements_draw_count_distinct_resources_carrying_every_tag(
     chosen = service(org, name="Chosen", requirements=[
         {"kind": "practitioner", "resource_ids": [plain["id"], third["id"]]}])
 
+    offered = starts(org, chosen["id"], MON)
+    assert offered == sorted(set(offered))  # two resources, one start each
+    assert offered == hours(MON, *range(13, 21))
     booked = book(org, pair["id"], hours(MON, 13)[0])
     assert len(set(booked["resource_ids"])) == 2
     assert book(org, laser["id"], hours(MON, 14)[0])["resource_ids"] == [certified["id"]]
@@ -748,6 +787,36 @@ def test_idempotency_keys_are_scoped_to_the_organisation_and_the_route(
     assert count_bookings(b) == 1
 
 
+def test_concurrent_bookings_of_one_slot_make_exactly_one_booking(http: httpx.Client) -> None:
+    org = signup(http)
+    _, svc = practitioner_service(org)
+    answers = concurrently(http, org, "/v1/bookings",
+                           [booking_body(svc["id"], hours(MON, 13)[0]) for _ in range(8)])
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] + [409] * 7, [(a.status_code, a.text[:200]) for a in answers]
+    for answer in answers:
+        if answer.status_code == 409:
+            assert_409(answer)
+    assert count_bookings(org) == 1
+
+
+def test_concurrent_requests_with_one_idempotency_key_book_once(http: httpx.Client) -> None:
+    org = signup(http)
+    _, svc = practitioner_service(org)
+    body = booking_body(svc["id"], hours(MON, 13)[0])
+    answers = concurrently(http, org, "/v1/bookings", [body] * 6,
+                           headers={"Idempotency-Key": f"race-{secrets.token_hex(8)}"})
+    created = [a for a in answers if a.status_code == 201]
+    assert created, [(a.status_code, a.text[:200]) for a in answers]
+    assert all(a.json() == created[0].json() for a in created)
+    for answer in answers:
+        if answer.status_code != 201:  # arrived while the first was still running
+            problem = assert_problem(answer, 409)
+            assert problem["type"].endswith("idempotency-in-flight"), problem
+            assert "alternatives" not in problem, problem
+    assert count_bookings(org) == 1
+
+
 # -- holds ---------------------------------------------------------------------------------------
 
 def test_a_hold_hides_its_slot_and_a_booking_with_it_converts_it(http: httpx.Client) -> None:
@@ -904,6 +973,10 @@ def test_a_series_clashing_with_a_booking_is_409_listing_it_and_writes_nothing(
                                      "end": "2027-03-22T14:00:00Z"}]
     assert count_bookings(org) == before
     assert "2027-03-08T14:00:00Z" in starts(org, svc["id"], "2027-03-08")
+    assert problem["alternatives"], problem
+    offered = [s["start"] for s in availability(org, svc["id"], "2027-03-15T00:00:00Z",
+                                                "2027-03-30T00:00:00Z")]
+    assert all(a["start"] in offered for a in problem["alternatives"]), problem
 
 
 def test_a_series_bounded_by_until_books_every_occurrence_up_to_it(http: httpx.Client) -> None:
@@ -1136,5 +1209,6 @@ def test_bookings_list_filters_by_window_pages_in_order_and_refuses_bad_paging(
 
     assert_422(org.get("/v1/bookings", params={"limit": 0}), "limit")
     assert_422(org.get("/v1/bookings", params={"limit": 501}), "limit")
+    assert org.get("/v1/bookings", params={"limit": 500}).status_code == 200
     assert_422(org.get("/v1/bookings", params={"cursor": "not-a-cursor"}), "cursor")
     assert_422(org.get("/v1/resources", params={"cursor": "bm90LWEtY3Vyc29y"}), "cursor")

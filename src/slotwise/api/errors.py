@@ -89,6 +89,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's answer to a body it cannot even decode
+            return problem(422, "validation-error", "Invalid request", str(exc.detail),
+                           errors=[{"loc": ["body"], "msg": str(exc.detail),
+                                    "type": "json_invalid"}])
         slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated"}.get(
             exc.status_code, "http-error")
         return problem(exc.status_code, slug, str(exc.detail), None)

@@ -110,7 +110,7 @@ class Slot:
 
 def find_slots(request: SlotRequest, window: TimeRange) -> list[Slot]:
     """The offered starts ``t`` with ``window.start <= t < window.end``, ascending and unique."""
-    lo = max(window.start, request.now + request.min_notice)
+    lo = max(window.start, request.now + request.min_notice + _TICK)
     hi = min(window.end, request.now + request.max_advance + _TICK)
     if lo >= hi:
         return []
@@ -224,7 +224,7 @@ def _offered(request: SlotRequest, span: TimeRange) -> Iterator[Slot]:
                 continue
             key = (
                 frozenset(r for r, a in anchor_of.items() if a <= anchor),
-                frozenset(anchor_of),
+                frozenset(r for r, a in anchor_of.items() if a == anchor),
             )
             if key not in choices:
                 choices[key] = fill_roles(request.roles, key[0], request.must_include, key[1])
