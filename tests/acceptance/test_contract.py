@@ -24,7 +24,6 @@ from slotwise.testing.api import Org, auth, availability, book, resource, servic
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("acceptance")]
 
-NOW = "2027-03-01T12:00:00Z"
 FRI = "2027-03-12"  # before DST: 09:00 New York = 14:00Z
 MON = "2027-03-15"  # after DST: 09:00 New York = 13:00Z
 PROBLEM = "application/problem+json"

@@ -42,3 +42,23 @@ def test_concurrent_two_role_bookings_never_share_a_room(client: TestClient) -> 
         statuses = list(pool.map(attempt, range(12)))
     assert statuses.count(201) == 1, statuses
     assert set(statuses) == {201, 409}
+
+
+def test_concurrent_seats_of_a_group_session_never_exceed_its_capacity(
+        client: TestClient) -> None:
+    org = signup(client, timezone="UTC")
+    resource(org, name="Studio", kind="room", capacity=20)
+    svc = service(org, name="Yoga", capacity=3, requirements=[{"kind": "room"}])
+
+    def attempt(i: int) -> int:
+        return org.post("/v1/bookings", {
+            "service_id": svc["id"], "start": "2027-03-08T10:00:00Z",
+            "customer": {"name": f"C{i}", "email": f"c{i}@example.com"}}).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(attempt, range(10)))
+    assert statuses.count(201) == 3, statuses
+    assert statuses.count(409) == 7
+    slots = org.get(f"/v1/services/{svc['id']}/availability", params={
+        "start": "2027-03-08T00:00:00Z", "end": "2027-03-09T00:00:00Z"}).json()["slots"]
+    assert "2027-03-08T10:00:00Z" not in [s["start"] for s in slots]

@@ -24,7 +24,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def world(engine: Engine) -> Iterator[dict[str, str]]:
+def world(engine: Engine) -> dict[str, str]:
     """An organisation with two resources and a booking row, written with raw SQL."""
     ids = {k: f"{k}_{secrets.token_hex(6)}" for k in ("org", "res", "res2", "cus", "svc", "bk")}
     with engine.begin() as c:
@@ -45,17 +45,18 @@ def world(engine: Engine) -> Iterator[dict[str, str]]:
             "INSERT INTO bookings (id, org_id, service_id, customer_id, status, start_at, "
             "end_at, resource_ids, created_at, updated_at) VALUES "
             "(:bk, :org, :svc, :cus, 'confirmed', 0, 3600, '[]', 0, 0)"), ids)
-    yield ids
+    return ids
 
 
 def _allocate(c: Connection, ids: dict[str, str], start: int, end: int, *,
-              resource: str = "res", active: bool = True) -> str:
+              resource: str = "res", active: bool = True, session: str | None = None) -> str:
     alloc_id = f"alc_{secrets.token_hex(6)}"
     c.execute(text(
-        "INSERT INTO allocations (id, org_id, booking_id, resource_id, blocked_start, "
-        "blocked_end, active) VALUES (:id, :org, :bk, :res, :s, :e, :active)"),
+        "INSERT INTO allocations (id, org_id, booking_id, resource_id, session_key, "
+        "blocked_start, blocked_end, active) VALUES (:id, :org, :bk, :res, :session, :s, :e, "
+        ":active)"),
         {"id": alloc_id, "org": ids["org"], "bk": ids["bk"], "res": ids[resource],
-         "s": T + start, "e": T + end, "active": active})
+         "session": session or alloc_id, "s": T + start, "e": T + end, "active": active})
     return alloc_id
 
 
@@ -112,6 +113,15 @@ def test_moving_an_allocation_onto_another_is_refused(engine: Engine,
     _refused(engine, lambda c: c.execute(
         text("UPDATE allocations SET resource_id = :r WHERE id = :id"),
         {"r": world["res"], "id": elsewhere}))
+
+
+def test_seats_of_one_session_share_a_resource_but_other_sessions_cannot(
+        engine: Engine, world: dict[str, str]) -> None:
+    with engine.begin() as c:
+        _allocate(c, world, 0, 3600, session="class@0")
+        _allocate(c, world, 0, 3600, session="class@0")
+    _refused(engine, lambda c: _allocate(c, world, 1800, 5400, session="class@1800"))
+    _refused(engine, lambda c: _allocate(c, world, 0, 3600))
 
 
 def test_an_empty_range_is_refused(engine: Engine, world: dict[str, str]) -> None:

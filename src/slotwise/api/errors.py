@@ -61,6 +61,9 @@ def domain_problem(error: e.DomainError) -> JSONResponse:
                 extra["alternatives"] = [_window(a) for a in error.alternatives]
             elif status == 409 and not isinstance(error, e.IdempotencyInFlight):
                 extra["alternatives"] = []
+            if isinstance(error, e.IdempotencyMismatch):
+                extra["errors"] = [{"loc": ["header", "Idempotency-Key"], "msg": error.detail,
+                                    "type": "idempotency_mismatch"}]
             if isinstance(error, e.SeriesUnavailable):
                 extra["conflicts"] = [_window(c) for c in error.conflicts]
             return problem(status, slug, title, error.detail, **extra)

@@ -27,10 +27,11 @@ ALTERNATIVES = 5
 
 @dataclass(frozen=True, slots=True)
 class Exclude:
-    """The caller's own claims, which must not count against it (its hold, its booking)."""
+    """Claims that must not count against the caller (its hold, its own or its session's
+    bookings)."""
 
     hold_id: str | None = None
-    booking_id: str | None = None
+    booking_ids: frozenset[str] = frozenset()
 
 
 def slot_request(uow: UnitOfWork, service: Service, now: datetime, span: TimeRange, *,
@@ -49,7 +50,7 @@ def slot_request(uow: UnitOfWork, service: Service, now: datetime, span: TimeRan
     lo, hi = span.start - reach_before, span.end + duration + reach_after
     busy: dict[str, list[Busy]] = {rid: [] for rid in pooled}
     for allocation in uow.bookings.busy(service.org_id, pooled, lo, hi):
-        if allocation.booking_id != exclude.booking_id:
+        if allocation.booking_id not in exclude.booking_ids:
             busy[allocation.resource_id].append(Busy(
                 TimeRange(allocation.blocked_start, allocation.blocked_end), "booking",
                 allocation.booking_id))
@@ -113,7 +114,22 @@ class SearchAvailability:
             window = TimeRange(start, end)
             request = slot_request(uow, service, self._clock.now(), window,
                                    must_include=resource_id)
-        return find_slots(request, window)
+            slots = find_slots(request, window)
+            if service.capacity > 1:
+                slots = self._with_open_seats(uow, service, window, slots, resource_id)
+        return slots
+
+    def _with_open_seats(self, uow: UnitOfWork, service: Service, window: TimeRange,
+                         slots: list[Slot], resource_id: str | None) -> list[Slot]:
+        """Add the starts of group sessions that still have a seat."""
+        offered = {s.start for s in slots}
+        now = self._clock.now()
+        for start in sorted({b.start for b in uow.bookings.of_service(
+                service.org_id, service.id, window.start, window.end)} - offered):
+            seat = joinable_slot(uow, service, start, now)
+            if seat is not None and (resource_id is None or resource_id in seat.resource_ids):
+                slots.append(seat)
+        return sorted(slots, key=lambda s: s.start)
 
     def alternatives(self, org_id: str, service: Service, near: datetime,
                      restrict_to: Collection[str] | None = None,
@@ -143,3 +159,33 @@ def offered_slot(uow: UnitOfWork, service: Service, start: datetime, now: dateti
     span = TimeRange(start, start + timedelta(minutes=service.duration_min))
     request = slot_request(uow, service, now, span, restrict_to=restrict_to, exclude=exclude)
     return slot_at(request, start)
+
+
+def session_key(service: Service, booking_id: str, start: datetime) -> str:
+    """Seats of a group service at one start share a session; anything else is its own."""
+    if service.capacity > 1:
+        return f"{service.id}@{int(start.timestamp())}"
+    return booking_id
+
+
+def joinable_slot(uow: UnitOfWork, service: Service, start: datetime, now: datetime, *,
+                  restrict_to: Collection[str] | None = None, hold_id: str | None = None
+                  ) -> Slot | None:
+    """A free seat in an existing session of a group service at `start`, on the session's
+    own resources, if nothing but the session itself stands in the way."""
+    if service.capacity <= 1:
+        return None
+    sessions: dict[tuple[str, ...], list[str]] = {}
+    for booking in uow.bookings.of_service(service.org_id, service.id, start,
+                                           start + timedelta(seconds=1)):
+        sessions.setdefault(tuple(sorted(booking.resource_ids)), []).append(booking.id)
+    for resource_ids, members in sessions.items():
+        if len(members) >= service.capacity:
+            continue
+        if restrict_to is not None and not set(resource_ids) <= set(restrict_to):
+            continue
+        slot = offered_slot(uow, service, start, now, restrict_to=resource_ids,
+                            exclude=Exclude(hold_id=hold_id, booking_ids=frozenset(members)))
+        if slot is not None and sorted(slot.resource_ids) == list(resource_ids):
+            return slot
+    return None

@@ -11,6 +11,8 @@ from slotwise.app.availability import (
     SearchAvailability,
     blocked_ranges,
     candidate_resources,
+    joinable_slot,
+    session_key,
     slot_request,
 )
 from slotwise.app.holds import check_resources, chosen_resources, new_hold
@@ -93,7 +95,13 @@ class BookSlot:
             span = TimeRange(starts[0], starts[-1] + timedelta(minutes=service.duration_min))
             slot_req = slot_request(uow, service, now, span, restrict_to=restrict_to,
                                     exclude=Exclude(hold_id=hold.id if hold else None))
-            slots, conflicts = _choose_slots(slot_req, service, uow, starts)
+            seat = (joinable_slot(uow, service, starts[0], now, restrict_to=restrict_to,
+                                  hold_id=hold.id if hold else None)
+                    if request.recurrence is None else None)
+            if seat is not None:
+                slots, conflicts = [seat], list[datetime]()
+            else:
+                slots, conflicts = _choose_slots(slot_req, service, uow, starts)
             if not conflicts:
                 try:
                     booked = self._write(uow, service, request, slots, hold, now)
@@ -164,7 +172,8 @@ class BookSlot:
                 resource_ids=slot.resource_ids, created_at=now, updated_at=now,
                 series_id=series_id, notes=request.notes, manage_token_hash=digest(manage_token),
             )
-            uow.bookings.add(booking, blocked_ranges(service, resources, slot))
+            uow.bookings.add(booking, blocked_ranges(service, resources, slot),
+                             session_key(service, booking.id, slot.start))
             uow.holds.save(replace(claim, status=HoldStatus.CONVERTED, booking_id=booking.id))
             uow.outbox.add(events.booking_event(events.BOOKING_CREATED, booking, now))
             written.append(booking)

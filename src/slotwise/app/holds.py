@@ -10,6 +10,7 @@ from slotwise.app.availability import (
     SearchAvailability,
     blocked_ranges,
     candidate_resources,
+    joinable_slot,
     offered_slot,
 )
 from slotwise.domain.booking import Hold, HoldStatus
@@ -58,7 +59,8 @@ class PlaceHold:
                 raise NotFound("no such service")
             check_resources(uow, org_id, resource_ids)
             uow.lock_resources(org_id, candidate_resources(uow, service, resource_ids))
-            slot = offered_slot(uow, service, start, now, restrict_to=resource_ids)
+            slot = (offered_slot(uow, service, start, now, restrict_to=resource_ids)
+                    or joinable_slot(uow, service, start, now, restrict_to=resource_ids))
             if slot is not None:
                 hold = new_hold(uow, service, slot, now, ttl_s or self.default_ttl_s)
                 try:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from slotwise.app.availability import (
     Exclude,
     SearchAvailability,
     blocked_ranges,
     candidate_resources,
+    joinable_slot,
     offered_slot,
+    session_key,
 )
 from slotwise.app.holds import chosen_resources
 from slotwise.domain import events
@@ -86,19 +88,21 @@ class RescheduleBooking:
             service = uow.services.get(booking.org_id, booking.service_id)
             if service is None:
                 raise NotFound("the booking's service is gone")
-            moved = booking.moved(start, start + timedelta(minutes=service.duration_min),
-                                  booking.resource_ids, now)
+            booking.check_movable()
             uow.lock_resources(booking.org_id, candidate_resources(uow, service))
-            own = Exclude(booking_id=booking.id)
-            # Least disruption first: the same resources at the new time, then any that fit.
+            own = Exclude(booking_ids=frozenset({booking.id}))
+            # Least disruption first: the same resources at the new time, then any that fit,
+            # then a free seat in a group session already running at that time.
             slot = (offered_slot(uow, service, start, now, restrict_to=booking.resource_ids,
                                  exclude=own)
-                    or offered_slot(uow, service, start, now, exclude=own))
+                    or offered_slot(uow, service, start, now, exclude=own)
+                    or joinable_slot(uow, service, start, now))
             if slot is not None:
                 moved = booking.moved(slot.start, slot.end, slot.resource_ids, now)
                 resources = chosen_resources(uow, booking.org_id, slot)
                 try:
-                    uow.bookings.move(moved, blocked_ranges(service, resources, slot))
+                    uow.bookings.move(moved, blocked_ranges(service, resources, slot),
+                                      session_key(service, booking.id, slot.start))
                 except OverlapRefused:
                     pass
                 else:
@@ -110,7 +114,7 @@ class RescheduleBooking:
                     uow.commit()
                     return moved
         raise SlotUnavailable("that start is not available", self._search.alternatives(
-            booking.org_id, service, start, exclude=Exclude(booking_id=booking.id)))
+            booking.org_id, service, start, exclude=Exclude(booking_ids=frozenset({booking.id}))))
 
 
 class ReadBookings:

@@ -63,10 +63,13 @@ class Booking:
     def cancel(self, at: datetime, reason: str | None) -> Booking:
         return replace(self.transition(BookingStatus.CANCELLED, at), cancel_reason=reason)
 
-    def moved(self, start: datetime, end: datetime, resource_ids: tuple[str, ...],
-              at: datetime) -> Booking:
+    def check_movable(self) -> None:
         if not self.status.holds_resources:
             raise InvalidTransition(f"a {self.status.value} booking cannot be rescheduled")
+
+    def moved(self, start: datetime, end: datetime, resource_ids: tuple[str, ...],
+              at: datetime) -> Booking:
+        self.check_movable()
         return replace(self, start=start, end=end, resource_ids=resource_ids, updated_at=at)
 
 

@@ -113,9 +113,11 @@ class Customers(Protocol):
 
 
 class Bookings(Protocol):
-    def add(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]]) -> None:
+    def add(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]],
+            session_key: str) -> None:
         """Insert the booking and one active allocation per (resource_id, blocked range).
 
+        Allocations with the same `session_key` (seats of one group session) may overlap.
         Raises `OverlapRefused` when the database's overlap guard refuses an allocation.
         """
         ...
@@ -127,7 +129,8 @@ class Bookings(Protocol):
     def update(self, booking: Booking) -> None:
         """Store a state change; allocations are deactivated when the status frees resources."""
         ...
-    def move(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]]) -> None:
+    def move(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]],
+             session_key: str) -> None:
         """Replace the booking's times, resources and allocations. May raise `OverlapRefused`."""
         ...
     def busy(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
@@ -135,6 +138,10 @@ class Bookings(Protocol):
         """Active allocations on those resources whose blocked range overlaps [start, end)."""
         ...
     def has_future(self, org_id: str, resource_id: str, now: datetime) -> bool: ...
+    def of_service(self, org_id: str, service_id: str, start: datetime, end: datetime
+                   ) -> builtins.list[Booking]:
+        """Pending and confirmed bookings of the service starting in [start, end)."""
+        ...
 
 
 class HoldStore(Protocol):

@@ -110,7 +110,7 @@ class Slot:
 
 def find_slots(request: SlotRequest, window: TimeRange) -> list[Slot]:
     """The offered starts ``t`` with ``window.start <= t < window.end``, ascending and unique."""
-    lo = max(window.start, request.now + request.min_notice + _TICK)
+    lo = max(window.start, request.now + request.min_notice)
     hi = min(window.end, request.now + request.max_advance + _TICK)
     if lo >= hi:
         return []
@@ -175,10 +175,13 @@ def _feasible_runs(request: SlotRequest, calendar: ResourceCalendar, span: TimeR
     ]
     # [t - before, t + duration + after) meets busy [s, e) exactly when
     # s - duration - after < t < e + before.
+    reach_start = span.start - before
+    reach_end = span.end + duration + after
     blocked = merge(
         TimeRange(b.range.start - duration - after + _TICK, b.range.end + before)
         for b in calendar.busy
-        if not b.range.is_empty
+        # Only busy time a slot starting in the span could meet; the rest is skipped cheaply.
+        if b.range.start < b.range.end and b.range.end > reach_start and b.range.start < reach_end
     )
     free = intersect(subtract([f for f, _ in fits], blocked), [span])
     runs: list[_Run] = []

@@ -111,9 +111,24 @@ def expand(
     rule = _parse(rrule)
     if require_end and rule.count is None and rule.until is None:
         raise RecurrenceError("the rule must end: give it COUNT or UNTIL")
-    first_wall = _wall(dtstart, tz).replace(microsecond=0)
-    excluded = {_exdate_instant(x, tz) for x in exdates}
+    if not isinstance(dtstart, datetime) or not all(isinstance(x, datetime) for x in exdates):
+        raise RecurrenceError("dtstart and exdates must be date-times")
+    try:
+        first_wall = _wall(dtstart, tz).replace(microsecond=0)
+        excluded = {_exdate_instant(x, tz) for x in exdates}
+        return _collect(rule, first_wall, tz, excluded, window, limit)
+    except OverflowError as exc:
+        raise RecurrenceError("the series reaches beyond the representable dates") from exc
 
+
+def _collect(
+    rule: _Rule,
+    first_wall: datetime,
+    tz: ZoneInfo,
+    excluded: set[datetime],
+    window: TimeRange | None,
+    limit: int,
+) -> Expansion:
     occurrences: list[Occurrence] = []
     skipped: list[datetime] = []
     seen: set[datetime] = set()

@@ -37,11 +37,12 @@ __all__ = [
 
 _DAY = timedelta(days=1)
 
+_WEEK = timedelta(days=7)
 # A run of windows that touch across midnights (a 24/7 resource) has no natural end. It is
-# followed this many local dates beyond the dates that can reach the span and then cut at a
-# local midnight. A cut there changes no anchor (a midnight is one already) and no containment
-# of a range inside the span.
-_MAX_CHAIN_DAYS = 31
+# followed, a week at a time, this many weeks beyond the dates that can reach the span and then
+# cut at a local midnight. A cut there changes no anchor (a midnight is one already) and no
+# containment of a range inside the span.
+_MAX_CHAIN_WEEKS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,7 @@ def open_windows(schedule: Schedule, span: TimeRange) -> list[OpenWindow]:
 
     Windows are whole, not clipped to ``span``: a window that starts before the span or ends
     after it is returned with its real start and end (a run touching across more than
-    ``_MAX_CHAIN_DAYS`` further local dates is cut at a local midnight). Empty or inverted
+    ``_MAX_CHAIN_WEEKS`` further weeks is cut at a local midnight). Empty or inverted
     hours — both ends inside one spring-forward gap, or a start moved past the end by a gap —
     open nothing.
     """
@@ -131,25 +132,27 @@ def open_windows(schedule: Schedule, span: TimeRange) -> list[OpenWindow]:
             if start < end:
                 yield TimeRange(start, end)
 
+    def ranges_between(first: date, last: date) -> list[TimeRange]:
+        return [r for d in _dates(first, last) for r in ranges_of(d)]
+
     # One local date of margin on each side: a date's hours reach at most its 24:00, and the
     # margin also absorbs ranges that a gap pushes past a midnight.
     first = local_date(span.start, tz) - _DAY
     last = local_date(span.end, tz) + _DAY
-    pieces = [r for d in _dates(first, last) for r in ranges_of(d)]
-    windows = merge(pieces)
+    windows = merge(ranges_between(first, last))
 
-    for _ in range(_MAX_CHAIN_DAYS):
+    for _ in range(_MAX_CHAIN_WEEKS):
         head = windows[0] if windows else None
         if head is None or not head.overlaps(span) or head.start > local_midnight(first, tz):
             break
-        first -= _DAY
-        windows = merge([*ranges_of(first), *windows])
-    for _ in range(_MAX_CHAIN_DAYS):
+        first -= _WEEK
+        windows = merge([*ranges_between(first, first + _WEEK - _DAY), *windows])
+    for _ in range(_MAX_CHAIN_WEEKS):
         tail = windows[-1] if windows else None
         if tail is None or not tail.overlaps(span) or tail.end < local_midnight(last + _DAY, tz):
             break
-        last += _DAY
-        windows = merge([*windows, *ranges_of(last)])
+        windows = merge([*windows, *ranges_between(last + _DAY, last + _WEEK)])
+        last += _WEEK
 
     return [OpenWindow(range=w, anchors=_anchors(w, tz)) for w in windows if w.overlaps(span)]
 

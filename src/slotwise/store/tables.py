@@ -215,6 +215,9 @@ allocations = Table(
     _org(),
     Column("booking_id", String(40), ForeignKey("bookings.id"), nullable=False, index=True),
     Column("resource_id", String(40), ForeignKey("resources.id"), nullable=False),
+    # Allocations of one session (a group service's seats at one start) may overlap each
+    # other; allocations of different sessions never may.
+    Column("session_key", String(80), nullable=False),
     Column("blocked_start", BigInteger, nullable=False),
     Column("blocked_end", BigInteger, nullable=False),
     Column("active", Boolean, nullable=False),

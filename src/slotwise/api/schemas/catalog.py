@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from slotwise.api.schemas.common import Body, Instant, Name, Slug, Zone
 
@@ -107,11 +107,13 @@ class BlockIn(Body):
     end: Instant
     title: str | None = Field(default=None, max_length=500)
 
-    @model_validator(mode="after")
-    def _ordered(self) -> BlockIn:
-        if self.end <= self.start:
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        start = info.data.get("start")
+        if start is not None and end <= start:
             raise ValueError("end must be after start")
-        return self
+        return end
 
 
 class BlockOut(BaseModel):

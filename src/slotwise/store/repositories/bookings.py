@@ -53,13 +53,14 @@ class SqlBookings:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    def add(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]]) -> None:
+    def add(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]],
+            session_key: str) -> None:
         self._c.execute(insert(bookings).values(
             id=booking.id, org_id=booking.org_id, service_id=booking.service_id,
             customer_id=booking.customer.id, created_at=booking.created_at,
             manage_token_hash=booking.manage_token_hash, **_mutable_values(booking),
         ))
-        self._allocate(booking, blocked)
+        self._allocate(booking, blocked, session_key)
 
     def get(self, org_id: str, booking_id: str) -> Booking | None:
         found = self._select(and_(bookings.c.org_id == org_id, bookings.c.id == booking_id))
@@ -99,13 +100,14 @@ class SqlBookings:
                                    allocations.c.booking_id == booking.id)
                             .values(active=False))
 
-    def move(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]]) -> None:
+    def move(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]],
+             session_key: str) -> None:
         self._c.execute(delete(allocations).where(allocations.c.org_id == booking.org_id,
                                                   allocations.c.booking_id == booking.id))
         self._c.execute(update(bookings)
                         .where(bookings.c.org_id == booking.org_id, bookings.c.id == booking.id)
                         .values(**_mutable_values(booking)))
-        self._allocate(booking, blocked)
+        self._allocate(booking, blocked, session_key)
 
     def busy(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
              ) -> builtins.list[Allocation]:
@@ -127,11 +129,19 @@ class SqlBookings:
                  .limit(1))
         return self._c.execute(query).first() is not None
 
-    def _allocate(self, booking: Booking,
-                  blocked: Sequence[tuple[str, datetime, datetime]]) -> None:
+    def of_service(self, org_id: str, service_id: str, start: datetime, end: datetime
+                   ) -> builtins.list[Booking]:
+        live = [s.value for s in BookingStatus if s.holds_resources]
+        return self._select(and_(bookings.c.org_id == org_id,
+                                 bookings.c.service_id == service_id,
+                                 bookings.c.status.in_(live),
+                                 bookings.c.start_at >= start, bookings.c.start_at < end))
+
+    def _allocate(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]],
+                  session_key: str) -> None:
         rows = [
             {"id": new_id("allocation"), "org_id": booking.org_id, "booking_id": booking.id,
-             "resource_id": resource_id, "blocked_start": epoch(start),
+             "resource_id": resource_id, "session_key": session_key, "blocked_start": epoch(start),
              "blocked_end": epoch(end), "active": booking.status.holds_resources}
             for resource_id, start, end in blocked
         ]

@@ -249,6 +249,7 @@ def upgrade() -> None:
     sa.Column('org_id', sa.String(length=40), nullable=False),
     sa.Column('booking_id', sa.String(length=40), nullable=False),
     sa.Column('resource_id', sa.String(length=40), nullable=False),
+    sa.Column('session_key', sa.String(length=80), nullable=False),
     sa.Column('blocked_start', sa.BigInteger(), nullable=False),
     sa.Column('blocked_end', sa.BigInteger(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
@@ -426,6 +427,7 @@ BEGIN
           AND other.resource_id = NEW.resource_id
           AND other.{flag}
           AND other.{key} <> NEW.{key}
+          AND other.{session} <> NEW.{session}
           AND other.blocked_start < NEW.blocked_end
           AND NEW.blocked_start < other.blocked_end
     );
@@ -433,11 +435,11 @@ END
 """
 
 _SQLITE_GUARDED = (
-    ("allocations", "active", "id"),
+    ("allocations", "active", "id", "session_key"),
     # A held row is live until it expires; `expires_at` is compared with the writer's clock in
     # the application (a pinned clock must win), which first marks expired rows not live, so
     # the guard only compares rows both marked live.
-    ("held_resources", "live", "hold_id"),
+    ("held_resources", "live", "hold_id", "hold_id"),
 )
 
 
@@ -448,7 +450,7 @@ def create_overlap_guard() -> None:
         op.execute(
             "ALTER TABLE allocations ADD CONSTRAINT allocations_no_overlap "
             "EXCLUDE USING gist (org_id WITH =, resource_id WITH =, "
-            "int8range(blocked_start, blocked_end) WITH &&) WHERE (active)"
+            "int8range(blocked_start, blocked_end) WITH &&, session_key WITH <>) WHERE (active)"
         )
         op.execute(
             "ALTER TABLE allocations ADD CONSTRAINT allocations_range_valid "
@@ -460,11 +462,11 @@ def create_overlap_guard() -> None:
             "int8range(blocked_start, blocked_end) WITH &&) WHERE (live)"
         )
         return
-    for table, flag, key in _SQLITE_GUARDED:
+    for table, flag, key, session in _SQLITE_GUARDED:
         for event in ("INSERT", "UPDATE"):
             op.execute(_SQLITE_GUARD.format(
                 name=f"{table}_no_overlap_{event.lower()}", event=event, table=table,
-                flag=flag, key=key,
+                flag=flag, key=key, session=session,
             ))
     op.execute(
         "CREATE TRIGGER allocations_range_valid BEFORE INSERT ON allocations "
@@ -480,7 +482,7 @@ def drop_overlap_guard() -> None:
         op.execute("ALTER TABLE allocations DROP CONSTRAINT IF EXISTS allocations_range_valid")
         op.execute("ALTER TABLE held_resources DROP CONSTRAINT IF EXISTS held_resources_no_overlap")
         return
-    for table, _flag, _key in _SQLITE_GUARDED:
+    for table, _flag, _key, _session in _SQLITE_GUARDED:
         for event in ("insert", "update"):
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_overlap_{event}")
     op.execute("DROP TRIGGER IF EXISTS allocations_range_valid")
