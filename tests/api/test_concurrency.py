@@ -62,3 +62,31 @@ def test_concurrent_seats_of_a_group_session_never_exceed_its_capacity(
     slots = org.get(f"/v1/services/{svc['id']}/availability", params={
         "start": "2027-03-08T00:00:00Z", "end": "2027-03-09T00:00:00Z"}).json()["slots"]
     assert "2027-03-08T10:00:00Z" not in [s["start"] for s in slots]
+
+
+def test_one_new_customer_booking_several_slots_at_once_is_one_customer(
+        client: TestClient) -> None:
+    org = signup(client, timezone="UTC")
+    resource(org)
+    svc = service(org)
+
+    def attempt(hour: int) -> int:
+        return org.post("/v1/bookings", {
+            "service_id": svc["id"], "start": f"2027-03-08T{hour:02d}:00:00Z",
+            "customer": {"name": "Same", "email": "same@example.com"}}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(attempt, range(9, 17)))
+    assert statuses == [201] * 8
+
+
+def test_concurrent_signups_with_one_email_make_one_account(client: TestClient) -> None:
+    def attempt(i: int) -> int:
+        return client.post("/v1/signup", json={
+            "org_name": f"Race {i}", "email": "race@example.com",
+            "password": "correct horse battery", "timezone": "UTC"}).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(attempt, range(6)))
+    assert statuses.count(201) == 1
+    assert statuses.count(409) == 5

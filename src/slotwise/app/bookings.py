@@ -19,6 +19,7 @@ from slotwise.app.holds import check_resources, chosen_resources, new_hold
 from slotwise.domain import events
 from slotwise.domain.booking import Booking, BookingStatus, Hold, HoldStatus
 from slotwise.domain.errors import (
+    AlreadyExists,
     HoldNotUsable,
     InvalidInput,
     NotFound,
@@ -221,8 +222,14 @@ def _upsert_customer(uow: UnitOfWork, org_id: str, details: CustomerDetails) -> 
     if existing is None:
         customer = Customer(id=new_id("customer"), org_id=org_id, name=details.name,
                             email=email, phone=details.phone, timezone=details.timezone)
-        uow.customers.add(customer)
-        return customer
+        try:
+            uow.customers.add(customer)
+            return customer
+        except AlreadyExists:
+            # A concurrent booking by the same new customer added them first.
+            existing = uow.customers.by_email(org_id, email)
+            if existing is None:
+                raise
     updated = replace(existing, name=details.name, phone=details.phone or existing.phone,
                       timezone=details.timezone or existing.timezone)
     if updated != existing:

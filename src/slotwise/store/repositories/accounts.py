@@ -8,6 +8,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from slotwise.domain.model import ApiKey, AuthSession, Organisation, Role, User
+from slotwise.store.guard import unique_as_already_exists
 from slotwise.store.tables import api_keys, auth_sessions, organisations, users
 
 
@@ -16,10 +17,11 @@ class SqlOrganisations:
         self._c = connection
 
     def add(self, org: Organisation) -> None:
-        self._c.execute(insert(organisations).values(
-            id=org.id, slug=org.slug, name=org.name, timezone=org.timezone,
-            created_at=org.created_at,
-        ))
+        with unique_as_already_exists(self._c, "an organisation with that slug"):
+            self._c.execute(insert(organisations).values(
+                id=org.id, slug=org.slug, name=org.name, timezone=org.timezone,
+                created_at=org.created_at,
+            ))
 
     def get(self, org_id: str) -> Organisation | None:
         row = self._c.execute(select(organisations).where(organisations.c.id == org_id))
@@ -40,10 +42,11 @@ class SqlUsers:
         self._c = connection
 
     def add(self, user: User) -> None:
-        self._c.execute(insert(users).values(
-            id=user.id, org_id=user.org_id, email=user.email, role=user.role.value,
-            password_hash=user.password_hash, created_at=user.created_at,
-        ))
+        with unique_as_already_exists(self._c, "an account with that e-mail"):
+            self._c.execute(insert(users).values(
+                id=user.id, org_id=user.org_id, email=user.email, role=user.role.value,
+                password_hash=user.password_hash, created_at=user.created_at,
+            ))
 
     def get(self, org_id: str, user_id: str) -> User | None:
         query = select(users).where(users.c.org_id == org_id, users.c.id == user_id)

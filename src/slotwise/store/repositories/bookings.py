@@ -14,7 +14,7 @@ from slotwise.domain.booking import Booking, BookingStatus
 from slotwise.domain.errors import OverlapRefused
 from slotwise.domain.ids import new_id
 from slotwise.domain.model import Allocation, BookingFilter, Customer, Series
-from slotwise.store.guard import is_overlap_refusal
+from slotwise.store.guard import is_overlap_refusal, unique_as_already_exists
 from slotwise.store.tables import allocations, bookings, customers, series
 from slotwise.store.types import epoch, from_epoch
 
@@ -30,7 +30,8 @@ class SqlCustomers:
         return _customer(row) if row else None
 
     def add(self, customer: Customer) -> None:
-        self._c.execute(insert(customers).values(**_customer_values(customer)))
+        with unique_as_already_exists(self._c, "a customer with that e-mail"):
+            self._c.execute(insert(customers).values(**_customer_values(customer)))
 
     def update(self, customer: Customer) -> None:
         self._c.execute(update(customers)

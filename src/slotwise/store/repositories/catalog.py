@@ -21,6 +21,7 @@ from slotwise.domain.model import (
     ServiceRequirement,
     WeeklyRule,
 )
+from slotwise.store.guard import unique_as_already_exists
 from slotwise.store.tables import (
     blocks,
     locations,
@@ -216,16 +217,17 @@ class SqlServices:
         self._c = connection
 
     def add(self, service: Service) -> None:
-        self._c.execute(insert(services).values(
-            id=service.id, org_id=service.org_id, name=service.name, slug=service.slug,
-            duration_min=service.duration_min, step_min=service.step_min,
-            buffer_before_min=service.buffer_before_min,
-            buffer_after_min=service.buffer_after_min, min_notice_min=service.min_notice_min,
-            max_advance_days=service.max_advance_days, capacity=service.capacity,
-            price_amount=service.price.amount if service.price else None,
-            price_currency=service.price.currency if service.price else None,
-            created_at=service.created_at,
-        ))
+        with unique_as_already_exists(self._c, "a service with that slug"):
+            self._c.execute(insert(services).values(
+                id=service.id, org_id=service.org_id, name=service.name, slug=service.slug,
+                duration_min=service.duration_min, step_min=service.step_min,
+                buffer_before_min=service.buffer_before_min,
+                buffer_after_min=service.buffer_after_min, min_notice_min=service.min_notice_min,
+                max_advance_days=service.max_advance_days, capacity=service.capacity,
+                price_amount=service.price.amount if service.price else None,
+                price_currency=service.price.currency if service.price else None,
+                created_at=service.created_at,
+            ))
         self._c.execute(insert(service_requirements), [
             {"org_id": service.org_id, "service_id": service.id, "position": i,
              "kind": r.kind.value, "count": r.count,
