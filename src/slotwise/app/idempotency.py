@@ -3,13 +3,15 @@
 The same key with the same request replays the first answer (status and body) for at least
 `retention`; with another request it is refused; while the first is still running, a second
 gets "in flight". 5xx answers are not kept, so a retry after a server fault runs again.
+A claim still in flight after `abandon_after` belongs to a process that died mid-request; it
+is taken over, so a crash never blocks a key for the whole retention.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from slotwise.domain.errors import IdempotencyInFlight, IdempotencyMismatch
 from slotwise.domain.model import IdempotencyRecord
@@ -22,10 +24,12 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 
 class Idempotency:
     def __init__(self, store: IdempotencyStore, clock: Clock,
-                 retention: timedelta = timedelta(hours=24)) -> None:
+                 retention: timedelta = timedelta(hours=24),
+                 abandon_after: timedelta = timedelta(seconds=60)) -> None:
         self._store = store
         self._clock = clock
         self._retention = retention
+        self._abandon_after = abandon_after
 
     def begin(self, scope: str, key: str, route: str, fingerprint: str
               ) -> IdempotencyRecord | None:
@@ -34,7 +38,7 @@ class Idempotency:
         claim = IdempotencyRecord(scope=scope, key=key, route=route, request_hash=fingerprint,
                                   created_at=now)
         existing = self._store.claim(claim)
-        if existing is not None and existing.created_at + self._retention < now:
+        if existing is not None and self._stale(existing, now):
             self._store.forget(scope, key, route)
             existing = self._store.claim(claim)
         if existing is None:
@@ -45,6 +49,11 @@ class Idempotency:
         if existing.status_code is None:
             raise IdempotencyInFlight("a request with this Idempotency-Key is still running")
         return existing
+
+    def _stale(self, record: IdempotencyRecord, now: datetime) -> bool:
+        if record.status_code is None:
+            return record.created_at + self._abandon_after < now
+        return record.created_at + self._retention < now
 
     def finish(self, record: IdempotencyRecord, status_code: int, body: bytes,
                content_type: str | None) -> None:
