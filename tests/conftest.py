@@ -1,17 +1,15 @@
 """Fixtures shared by the store, app and API tests: each runs on SQLite and on PostgreSQL.
 
 PostgreSQL gets a fresh database per test session (per xdist worker), dropped afterwards.
-Under CI=true an unreachable PostgreSQL fails the run instead of skipping.
+An unreachable PostgreSQL fails the run: the suite needs it (`make check` starts it).
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -21,13 +19,9 @@ from slotwise.bootstrap import Container, build
 from slotwise.settings import Settings
 from slotwise.store.database import make_engine
 from slotwise.store.migrate import upgrade
+from slotwise.testing.databases import PostgresUnavailable, fresh_postgres_database
 
-PG_ADMIN = os.environ.get("SLOTWISE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # a Monday; US DST starts 2027-03-14
-
-
-def _pg_admin() -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -38,22 +32,15 @@ def database_url(request: pytest.FixtureRequest,
         upgrade(make_engine(url))
         yield url
         return
-    name = f"slotwise_test_{secrets.token_hex(6)}"
-    try:
-        with _pg_admin() as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI: {error}")
-        pytest.skip(f"PostgreSQL unreachable: {error}")
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    url = f"{base}/{name}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with _pg_admin() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(fresh_postgres_database())
+        except PostgresUnavailable as error:
+            pytest.fail(str(error))
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture

@@ -1,27 +1,27 @@
 """The acceptance suite's server: a real `slotwise serve` subprocess, one per backend.
 
 Each backend (SQLite in a temp file, PostgreSQL in a fresh database dropped afterwards) gets its
-own server with the clock pinned at `NOW`; the tests drive it over HTTP only. Under CI=true an
-unreachable PostgreSQL fails the run instead of skipping.
+own server with the clock pinned at `NOW`; the tests drive it over HTTP only. An unreachable
+PostgreSQL fails the run.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
-PG_ADMIN = os.environ.get("SLOTWISE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+from slotwise.testing.databases import PostgresUnavailable, fresh_postgres_database
+
 NOW = "2027-03-01T12:00:00Z"  # a Monday; US daylight saving time starts 2027-03-14
 SLOTWISE = Path(sys.executable).parent / "slotwise"
 STARTUP_TIMEOUT_S = 60.0
@@ -41,20 +41,12 @@ def server_database_url(request: pytest.FixtureRequest,
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('accept-sqlite') / 'slotwise.db'}"
         return
-    name = f"slotwise_accept_{secrets.token_hex(6)}"
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI: {error}")
-        pytest.skip(f"PostgreSQL unreachable: {error}")
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(fresh_postgres_database("slotwise_accept"))
+        except PostgresUnavailable as error:
+            pytest.fail(str(error))
+        yield url
 
 
 @pytest.fixture(scope="module")

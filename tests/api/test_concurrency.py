@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
 
-from slotwise.testing.api import resource, service, signup
+from slotwise.testing.api import Org, resource, service, signup
+
+
+def race(attempts: int, attempt: Callable[[int], int], workers: int = 16) -> list[int]:
+    """Run `attempt(i)` for each i on many threads at once; return the statuses."""
+    with ThreadPoolExecutor(max_workers=min(workers, attempts)) as pool:
+        return list(pool.map(attempt, range(attempts)))
+
+
+def booking_at(org: Org, service_id: str, start: str, email: str | None = None
+               ) -> Callable[[int], int]:
+    def attempt(i: int) -> int:
+        return org.post("/v1/bookings", {
+            "service_id": service_id, "start": start,
+            "customer": {"name": f"C{i}", "email": email or f"c{i}@example.com"}}).status_code
+    return attempt
 
 
 def test_concurrent_bookings_of_one_slot_have_exactly_one_winner(client: TestClient) -> None:
     org = signup(client, timezone="UTC")
     resource(org)
     svc = service(org)
-
-    def attempt(i: int) -> int:
-        return org.post("/v1/bookings", {
-            "service_id": svc["id"], "start": "2027-03-08T10:00:00Z",
-            "customer": {"name": f"C{i}", "email": f"c{i}@example.com"}}).status_code
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        statuses = list(pool.map(attempt, range(32)))
+    statuses = race(32, booking_at(org, svc["id"], "2027-03-08T10:00:00Z"))
     assert statuses.count(201) == 1
     assert statuses.count(409) == 31
     assert len(org.get("/v1/bookings").json()["items"]) == 1
@@ -32,14 +41,7 @@ def test_concurrent_two_role_bookings_never_share_a_room(client: TestClient) -> 
         resource(org, name=f"Doc {i}", kind="practitioner")
     resource(org, name="Only room", kind="room")
     svc = service(org, requirements=[{"kind": "practitioner"}, {"kind": "room"}])
-
-    def attempt(i: int) -> int:
-        return org.post("/v1/bookings", {
-            "service_id": svc["id"], "start": "2027-03-08T10:00:00Z",
-            "customer": {"name": f"C{i}", "email": f"c{i}@example.com"}}).status_code
-
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        statuses = list(pool.map(attempt, range(12)))
+    statuses = race(12, booking_at(org, svc["id"], "2027-03-08T10:00:00Z"))
     assert statuses.count(201) == 1, statuses
     assert set(statuses) == {201, 409}
 
@@ -49,14 +51,7 @@ def test_concurrent_seats_of_a_group_session_never_exceed_its_capacity(
     org = signup(client, timezone="UTC")
     resource(org, name="Studio", kind="room", capacity=20)
     svc = service(org, name="Yoga", capacity=3, requirements=[{"kind": "room"}])
-
-    def attempt(i: int) -> int:
-        return org.post("/v1/bookings", {
-            "service_id": svc["id"], "start": "2027-03-08T10:00:00Z",
-            "customer": {"name": f"C{i}", "email": f"c{i}@example.com"}}).status_code
-
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        statuses = list(pool.map(attempt, range(10)))
+    statuses = race(10, booking_at(org, svc["id"], "2027-03-08T10:00:00Z"))
     assert statuses.count(201) == 3, statuses
     assert statuses.count(409) == 7
     slots = org.get(f"/v1/services/{svc['id']}/availability", params={
@@ -70,14 +65,11 @@ def test_one_new_customer_booking_several_slots_at_once_is_one_customer(
     resource(org)
     svc = service(org)
 
-    def attempt(hour: int) -> int:
-        return org.post("/v1/bookings", {
-            "service_id": svc["id"], "start": f"2027-03-08T{hour:02d}:00:00Z",
-            "customer": {"name": "Same", "email": "same@example.com"}}).status_code
+    def attempt(i: int) -> int:
+        start = f"2027-03-08T{9 + i:02d}:00:00Z"
+        return booking_at(org, svc["id"], start, email="same@example.com")(i)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(attempt, range(9, 17)))
-    assert statuses == [201] * 8
+    assert race(8, attempt) == [201] * 8
 
 
 def test_concurrent_signups_with_one_email_make_one_account(client: TestClient) -> None:
@@ -86,7 +78,6 @@ def test_concurrent_signups_with_one_email_make_one_account(client: TestClient) 
             "org_name": f"Race {i}", "email": "race@example.com",
             "password": "correct horse battery", "timezone": "UTC"}).status_code
 
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        statuses = list(pool.map(attempt, range(6)))
+    statuses = race(6, attempt)
     assert statuses.count(201) == 1
     assert statuses.count(409) == 5

@@ -21,10 +21,11 @@ async def principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("send Authorization: Bearer <token>")
-    who = await run_in_threadpool(use_cases(request).accounts.authenticate,
-                                  credentials.credentials)
-    request.state.principal = who
-    return who
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:  # the idempotency middleware already resolved this same header
+        return known
+    return await run_in_threadpool(use_cases(request).accounts.authenticate,
+                                   credentials.credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(principal)]

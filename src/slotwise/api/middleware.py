@@ -96,4 +96,5 @@ async def _scope(request: Request) -> str | None:
         who = await run_in_threadpool(use_cases(request).accounts.authenticate, token.strip())
     except DomainError:
         return None
+    request.state.principal = who
     return f"org:{who.org_id}"

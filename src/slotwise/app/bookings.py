@@ -15,7 +15,7 @@ from slotwise.app.availability import (
     session_key,
     slot_request,
 )
-from slotwise.app.holds import check_resources, chosen_resources, new_hold
+from slotwise.app.holds import check_resources, new_hold
 from slotwise.domain import events
 from slotwise.domain.booking import Booking, BookingStatus, Hold, HoldStatus
 from slotwise.domain.errors import (
@@ -29,7 +29,7 @@ from slotwise.domain.errors import (
     SlotUnavailable,
 )
 from slotwise.domain.ids import digest, new_id, new_secret
-from slotwise.domain.model import Customer, Series, Service
+from slotwise.domain.model import Customer, Resource, Series, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from slotwise.engine.availability import Busy, Slot, SlotRequest, slot_at
 from slotwise.engine.intervals import TimeRange
@@ -92,7 +92,9 @@ class BookSlot:
             hold = self._usable_hold(uow, org_id, service, request, now)
             restrict_to = hold.resource_ids if hold else request.resource_ids
             starts = self._starts(request, org.timezone)
-            uow.lock_resources(org_id, candidate_resources(uow, service, restrict_to))
+            candidates = candidate_resources(uow, service, restrict_to)
+            uow.lock_resources(org_id, candidates)
+            resources = uow.resources.many(org_id, candidates)
             span = TimeRange(starts[0], starts[-1] + timedelta(minutes=service.duration_min))
             slot_req = slot_request(uow, service, now, span, restrict_to=restrict_to,
                                     exclude=Exclude(hold_id=hold.id if hold else None))
@@ -102,10 +104,10 @@ class BookSlot:
             if seat is not None:
                 slots, conflicts = [seat], list[datetime]()
             else:
-                slots, conflicts = _choose_slots(slot_req, service, uow, starts)
+                slots, conflicts = _choose_slots(slot_req, service, resources, starts)
             if not conflicts:
                 try:
-                    booked = self._write(uow, service, request, slots, hold, now)
+                    booked = self._write(uow, service, request, slots, resources, hold, now)
                 except OverlapRefused:
                     conflicts = [starts[0]]  # lost a race the lock did not cover; say so
                 else:
@@ -146,7 +148,8 @@ class BookSlot:
         return starts
 
     def _write(self, uow: UnitOfWork, service: Service, request: BookingRequest,
-               slots: Sequence[Slot], hold: Hold | None, now: datetime) -> Booked:
+               slots: Sequence[Slot], resources: dict[str, Resource], hold: Hold | None,
+               now: datetime) -> Booked:
         customer = _upsert_customer(uow, service.org_id, request.customer)
         manage_token = new_secret("mt")
         series_id = None
@@ -160,12 +163,12 @@ class BookSlot:
             ))
         written = []
         for i, slot in enumerate(slots):
-            resources = chosen_resources(uow, service.org_id, slot)
+            chosen = {rid: resources[rid] for rid in slot.resource_ids}
             claim = hold if (i == 0 and hold is not None) else None
             if claim is None:
-                claim = new_hold(uow, service, slot, now, IMPLICIT_HOLD_TTL_S)
+                claim = new_hold(service, slot, chosen, now, IMPLICIT_HOLD_TTL_S)
                 uow.holds.acquire(claim, now)
-            status = (BookingStatus.PENDING if any(r.requires_approval for r in resources.values())
+            status = (BookingStatus.PENDING if any(r.requires_approval for r in chosen.values())
                       else BookingStatus.CONFIRMED)
             booking = Booking(
                 id=new_id("booking"), org_id=service.org_id, service_id=service.id,
@@ -173,7 +176,7 @@ class BookSlot:
                 resource_ids=slot.resource_ids, created_at=now, updated_at=now,
                 series_id=series_id, notes=request.notes, manage_token_hash=digest(manage_token),
             )
-            uow.bookings.add(booking, blocked_ranges(service, resources, slot),
+            uow.bookings.add(booking, blocked_ranges(service, chosen, slot),
                              session_key(service, booking.id, slot.start))
             uow.holds.save(replace(claim, status=HoldStatus.CONVERTED, booking_id=booking.id))
             uow.outbox.add(events.booking_event(events.BOOKING_CREATED, booking, now))
@@ -195,7 +198,7 @@ class BookSlot:
         )
 
 
-def _choose_slots(request: SlotRequest, service: Service, uow: UnitOfWork,
+def _choose_slots(request: SlotRequest, service: Service, resources: dict[str, Resource],
                   starts: Sequence[datetime]) -> tuple[list[Slot], list[datetime]]:
     """The slot of every occurrence, each counting the ones chosen before it as busy."""
     slots: list[Slot] = []
@@ -207,7 +210,7 @@ def _choose_slots(request: SlotRequest, service: Service, uow: UnitOfWork,
             continue
         slots.append(slot)
         if len(starts) > 1:
-            blocked = blocked_ranges(service, chosen_resources(uow, service.org_id, slot), slot)
+            blocked = blocked_ranges(service, resources, slot)
             calendars = dict(request.calendars)
             for rid, s, e in blocked:
                 cal = calendars[rid]

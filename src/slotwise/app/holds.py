@@ -23,18 +23,22 @@ from slotwise.engine.availability import Slot
 
 def check_resources(uow: UnitOfWork, org_id: str, resource_ids: Sequence[str] | None) -> None:
     """Ids the caller may not see are unknown to it: 404, never a 409."""
-    for rid in resource_ids or ():
-        if uow.resources.get(org_id, rid) is None:
+    if not resource_ids:
+        return
+    found = uow.resources.many(org_id, resource_ids)
+    for rid in resource_ids:
+        if rid not in found:
             raise NotFound(f"no such resource {rid}")
 
 
 def chosen_resources(uow: UnitOfWork, org_id: str, slot: Slot) -> dict[str, Resource]:
-    found = {rid: uow.resources.get(org_id, rid) for rid in slot.resource_ids}
-    return {rid: r for rid, r in found.items() if r is not None}
+    return uow.resources.many(org_id, slot.resource_ids)
 
 
-def new_hold(uow: UnitOfWork, service: Service, slot: Slot, now: datetime, ttl_s: int) -> Hold:
-    blocked = blocked_ranges(service, chosen_resources(uow, service.org_id, slot), slot)
+def new_hold(service: Service, slot: Slot, resources: dict[str, Resource], now: datetime,
+             ttl_s: int) -> Hold:
+    """A hold on the slot's resources (`resources` holds at least those, by id)."""
+    blocked = blocked_ranges(service, resources, slot)
     return Hold(
         id=new_id("hold"), org_id=service.org_id, service_id=service.id, start=slot.start,
         end=slot.end, expires_at=now + timedelta(seconds=ttl_s), created_at=now,
@@ -62,7 +66,8 @@ class PlaceHold:
             slot = (offered_slot(uow, service, start, now, restrict_to=resource_ids)
                     or joinable_slot(uow, service, start, now, restrict_to=resource_ids))
             if slot is not None:
-                hold = new_hold(uow, service, slot, now, ttl_s or self.default_ttl_s)
+                hold = new_hold(service, slot, chosen_resources(uow, org_id, slot), now,
+                                ttl_s or self.default_ttl_s)
                 try:
                     uow.holds.acquire(hold, now)
                 except OverlapRefused:

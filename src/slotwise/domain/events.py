@@ -14,8 +14,6 @@ BOOKING_CONFIRMED = "booking.confirmed"
 BOOKING_CANCELLED = "booking.cancelled"
 BOOKING_RESCHEDULED = "booking.rescheduled"
 BOOKING_APPROVED = "booking.approved"
-BOOKING_DECLINED = "booking.declined"
-SERIES_CREATED = "series.created"
 
 
 def booking_snapshot(booking: Booking) -> dict[str, Any]:

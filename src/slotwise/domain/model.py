@@ -5,7 +5,7 @@ Every instant is an aware UTC datetime; every entity belongs to one organisation
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -242,14 +242,6 @@ class IdempotencyRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a list; `next_cursor` is None on the last page."""
-
-    items: tuple[Any, ...]
-    next_cursor: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class BookingFilter:
     start: datetime | None = None
     end: datetime | None = None
@@ -257,4 +249,3 @@ class BookingFilter:
     status: str | None = None
     after: tuple[datetime, str] | None = None  # keyset cursor: (start, id)
     limit: int = 50
-    extra: dict[str, Any] = field(default_factory=dict)

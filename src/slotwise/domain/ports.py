@@ -77,6 +77,9 @@ class Locations(Protocol):
 class Resources(Protocol):
     def add(self, resource: Resource) -> None: ...
     def get(self, org_id: str, resource_id: str) -> Resource | None: ...
+    def many(self, org_id: str, resource_ids: Sequence[str]) -> dict[str, Resource]:
+        """The live resources among those ids, by id (unknown ids are simply absent)."""
+        ...
     def list(self, org_id: str, after: str | None = None, limit: int | None = None
              ) -> list[Resource]:
         """Live resources ordered by id, after the id `after`."""

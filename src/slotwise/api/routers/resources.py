@@ -20,7 +20,6 @@ from slotwise.api.schemas.catalog import (
     ScheduleIn,
     ScheduleOut,
 )
-from slotwise.app.accounts import require_admin
 from slotwise.app.catalog import ResourceFields
 from slotwise.domain.model import DateOverride, ResourceKind, Schedule, WeeklyRule
 
@@ -85,7 +84,6 @@ def delete_resource(resource_id: str, who: CurrentPrincipal, app: App) -> Respon
 @router.put("/resources/{resource_id}/schedule", response_model=ScheduleOut)
 def put_schedule(resource_id: str, body: ScheduleIn, who: CurrentPrincipal,
                  app: App) -> dict[str, Any]:
-    require_admin(who)
     spec = Schedule(
         resource_id=resource_id, org_id=who.org_id, timezone=body.timezone,
         weekly=tuple(WeeklyRule(days=tuple(dict.fromkeys(w.days)), start=w.start, end=w.end)

@@ -10,7 +10,7 @@ from slotwise.api.auth import CurrentPrincipal
 from slotwise.api.deps import App
 from slotwise.api.errors import ERROR_RESPONSES
 from slotwise.api.schemas.bookings import AvailabilityOut
-from slotwise.api.schemas.catalog import ServiceIn, ServiceOut
+from slotwise.api.schemas.catalog import ServiceIn, ServiceOut, ServicePage
 from slotwise.api.schemas.common import Instant, Zone
 from slotwise.app.catalog import ServiceFields
 from slotwise.app.container import UseCases
@@ -43,9 +43,10 @@ def create_service(body: ServiceIn, who: CurrentPrincipal, app: App) -> dict[str
     return presenters.service(app.catalog.create_service(who, fields))
 
 
-@router.get("/services", response_model=dict[str, list[ServiceOut]])
+@router.get("/services", response_model=ServicePage)
 def list_services(who: CurrentPrincipal, app: App) -> dict[str, Any]:
-    return {"items": [presenters.service(s) for s in app.catalog.list_services(who.org_id)]}
+    return {"items": [presenters.service(s) for s in app.catalog.list_services(who.org_id)],
+            "next_cursor": None}
 
 
 @router.get("/services/{service_id}", response_model=ServiceOut)

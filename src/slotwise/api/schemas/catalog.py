@@ -183,3 +183,8 @@ class ServiceOut(BaseModel):
 class ResourcePage(BaseModel):
     items: list[ResourceOut]
     next_cursor: str | None
+
+
+class ServicePage(BaseModel):
+    items: list[ServiceOut]
+    next_cursor: str | None

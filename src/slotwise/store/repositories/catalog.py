@@ -75,8 +75,16 @@ class SqlResources:
         row = self._c.execute(query).mappings().first()
         return _resource(row) if row else None
 
+    def many(self, org_id: str, resource_ids: Sequence[str]) -> dict[str, Resource]:
+        if not resource_ids:
+            return {}
+        query = select(resources).where(resources.c.org_id == org_id,
+                                        resources.c.id.in_(list(resource_ids)),
+                                        resources.c.archived_at.is_(None))
+        return {row["id"]: _resource(row) for row in self._c.execute(query).mappings()}
+
     def list(self, org_id: str, after: str | None = None, limit: int | None = None
-             ) -> list[Resource]:
+             ) -> builtins.list[Resource]:
         query = (select(resources)
                  .where(resources.c.org_id == org_id, resources.c.archived_at.is_(None))
                  .order_by(resources.c.id))

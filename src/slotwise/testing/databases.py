@@ -1,0 +1,35 @@
+"""Throwaway PostgreSQL databases for tests: created fresh, dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+PG_ADMIN = os.environ.get("SLOTWISE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+@contextmanager
+def fresh_postgres_database(prefix: str = "slotwise_test") -> Iterator[str]:
+    """Yield the SQLAlchemy URL of a new empty database; drop it (forcibly) on exit.
+
+    Raises PostgresUnavailable when the server cannot be reached: the suite needs it."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as error:
+        raise PostgresUnavailable(f"PostgreSQL is required ({PG_ADMIN}): {error}") from error
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
