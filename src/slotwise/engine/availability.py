@@ -9,12 +9,17 @@ resources (``allocation.fill_roles``) and, for each r in C:
 3. ``[t - bb, t + duration + ba)`` overlaps no busy range of r, where ``bb``/``ba`` are the larger
    of the service's and r's own buffers;
 
-and ``window.start <= t < window.end``, ``now + min_notice <= t <= now + max_advance``, and C
-contains ``must_include`` when it is set.
+4. ``t`` lies in none of r's ``excluded`` start ranges (rules: limits, sequence gaps, the
+   resource's own notice and horizon — see ``rules``);
 
-How: per resource the *feasible starts* (rules 1 and 3) are a set of ranges — each open window
-shrunk by the duration, minus each busy range widened by ``duration + ba`` before and ``bb``
-after. Over the sorted union of their edges and of the anchors, every elementary segment has
+and ``window.start <= t < window.end``, ``now + min_notice <= t <= now + max_advance``, and C
+contains ``must_include`` when it is set. Open windows are the resource's schedule intersected
+with its ``within`` schedules (location hours). Optional roles do not take part in C: each slot
+then takes, per optional role, resources free at ``t`` when there are enough.
+
+How: per resource the *feasible starts* (rules 1, 3 and 4) are a set of ranges — each open
+window shrunk by the duration, minus each busy range widened by ``duration + ba`` before and
+``bb`` after, minus the excluded starts. Over the sorted union of their edges and of the anchors, every elementary segment has
 constant feasibility and constant ``a_r`` for every resource, so one matching per distinct anchor
 per segment decides all grid points in it. The cost grows with the number of windows, busy
 ranges, midnights and offered slots, never with the minutes in the window.
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -38,6 +43,7 @@ __all__ = [
     "ResourceCalendar",
     "Slot",
     "SlotRequest",
+    "calendar_windows",
     "find_slots",
     "nearest_slots",
     "slot_at",
@@ -62,13 +68,22 @@ class Busy:
 
 @dataclass(frozen=True, slots=True)
 class ResourceCalendar:
-    """One resource's hours (``schedule=None``: never open), busy time and own buffers."""
+    """One resource's hours (``schedule=None``: never open), busy time and own buffers.
+
+    ``within`` are further schedules (its location's opening hours) that the resource's open
+    windows are intersected with; a window cut by them starts its grid where the cut piece
+    starts. ``excluded`` are ranges of *starts* a rule forbids on this resource (reasons such
+    as ``notice``, ``horizon``, ``limit``, ``rule``) — unlike busy time they are not widened by
+    the duration or buffers.
+    """
 
     resource_id: str
     schedule: Schedule | None
     busy: tuple[Busy, ...] = ()
     buffer_before: timedelta = _ZERO
     buffer_after: timedelta = _ZERO
+    within: tuple[Schedule, ...] = ()
+    excluded: tuple[Busy, ...] = ()
 
     def __post_init__(self) -> None:
         if self.buffer_before < _ZERO or self.buffer_after < _ZERO:
@@ -114,7 +129,53 @@ def find_slots(request: SlotRequest, window: TimeRange) -> list[Slot]:
     hi = min(window.end, request.now + request.max_advance + _TICK)
     if lo >= hi:
         return []
-    return list(_offered(request, TimeRange(lo, hi)))
+    span = TimeRange(lo, hi)
+    if not any(role.optional for role in request.roles):
+        return list(_offered(request, span))
+    return _with_optional_roles(request, span)
+
+
+def _with_optional_roles(request: SlotRequest, span: TimeRange) -> list[Slot]:
+    """Slots decided by the required roles alone; each then takes, role by role in order, the
+    first ``count`` resources of every optional pool that are free at its start (all or none
+    of them per role). Optional resources never shape the grid."""
+    required = tuple(role for role in request.roles if not role.optional)
+    optional = [role for role in request.roles if role.optional]
+    wanted = request.must_include
+    in_required = wanted is not None and any(wanted in r.resource_ids for r in required)
+    core = replace(request, roles=required, must_include=wanted if in_required else None)
+    if not required:
+        return []
+    slots = list(_offered(core, span))
+    extra_ids = {rid for role in optional for rid in role.resource_ids}
+    runs = {
+        rid: [run.starts for run in _feasible_runs(request, request.calendars[rid], span)]
+        for rid in extra_ids
+        if rid in request.calendars
+    }
+    starts = {rid: [r.start for r in found] for rid, found in runs.items()}
+
+    def free_at(rid: str, t: datetime) -> bool:
+        found = runs.get(rid)
+        if not found:
+            return False
+        i = bisect_right(starts[rid], t) - 1
+        return i >= 0 and found[i].end > t
+
+    offered: list[Slot] = []
+    for slot in slots:
+        chosen = list(slot.resource_ids)
+        for role in optional:
+            pool = list(role.resource_ids)
+            if wanted in pool and not in_required:
+                pool.remove(wanted)
+                pool.insert(0, wanted)
+            picked = [r for r in pool if r not in chosen and free_at(r, slot.start)][: role.count]
+            if len(picked) == role.count:
+                chosen.extend(picked)
+        if wanted is None or wanted in chosen:
+            offered.append(Slot(slot.start, slot.end, tuple(chosen)))
+    return offered
 
 
 def slot_at(request: SlotRequest, start: datetime) -> Slot | None:
@@ -165,7 +226,7 @@ def _feasible_runs(request: SlotRequest, calendar: ResourceCalendar, span: TimeR
     duration = request.duration
     # A slot starting in the span ends before span.end + duration: those are the windows it
     # may need, each returned whole so that its anchors are right.
-    windows = open_windows(calendar.schedule, TimeRange(span.start, span.end + duration))
+    windows = calendar_windows(calendar, TimeRange(span.start, span.end + duration))
     before = max(request.buffer_before, calendar.buffer_before)
     after = max(request.buffer_after, calendar.buffer_after)
     fits: list[tuple[TimeRange, OpenWindow]] = [
@@ -183,7 +244,9 @@ def _feasible_runs(request: SlotRequest, calendar: ResourceCalendar, span: TimeR
         # Only busy time a slot starting in the span could meet; the rest is skipped cheaply.
         if b.range.start < b.range.end and b.range.end > reach_start and b.range.start < reach_end
     )
-    free = intersect(subtract([f for f, _ in fits], blocked), [span])
+    excluded = merge(e.range for e in calendar.excluded
+                     if e.range.end > span.start and e.range.start < span.end)
+    free = intersect(subtract([f for f, _ in fits], merge([*blocked, *excluded])), [span])
     runs: list[_Run] = []
     i = 0
     for piece in free:
@@ -192,6 +255,27 @@ def _feasible_runs(request: SlotRequest, calendar: ResourceCalendar, span: TimeR
             i += 1
         runs.append(_Run(piece, fits[i][1].anchors))
     return runs
+
+
+def calendar_windows(calendar: ResourceCalendar, span: TimeRange) -> list[OpenWindow]:
+    """The resource's open windows overlapping ``span``: its schedule's windows intersected
+    with every schedule in ``within``; each piece is anchored at its own start and at the local
+    midnights of the resource's schedule inside it."""
+    if calendar.schedule is None:
+        return []
+    windows = open_windows(calendar.schedule, span)
+    for outer in calendar.within:
+        if not windows:
+            break
+        reach = TimeRange(windows[0].range.start, windows[-1].range.end)
+        allowed = [w.range for w in open_windows(outer, reach)]
+        cut: list[OpenWindow] = []
+        for window in windows:
+            for piece in intersect([window.range], allowed):
+                inner = (a for a in window.anchors if piece.start < a < piece.end)
+                cut.append(OpenWindow(piece, (piece.start, *inner)))
+        windows = [w for w in cut if w.range.overlaps(span)]
+    return windows
 
 
 def _offered(request: SlotRequest, span: TimeRange) -> Iterator[Slot]:

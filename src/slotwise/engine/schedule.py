@@ -1,21 +1,23 @@
 """Weekly opening hours with per-date overrides, expanded to UTC open windows.
 
 A schedule is read in its own IANA zone, one local date at a time: that date's override (when
-there is one) or else the weekly hours of its weekday. Each ``LocalHours`` becomes the UTC range
-from its start wall time to its end wall time on that date, both resolved with
-``zones.local_to_utc`` (gap: forward; fold: earlier instant). The ranges of all dates are then
-merged where they overlap or touch, also across midnight, giving the open windows.
+there is one) or else the weekly hours of its weekday, minus that weekday's breaks (breaks apply
+on override dates too). Each ``LocalHours`` becomes the UTC range from its start wall time to its
+end wall time on that date, both resolved with ``zones.local_to_utc`` (gap: forward; fold:
+earlier instant). The ranges of all dates are then merged where they overlap or touch, also
+across midnight, giving the open windows; a break splits a window in two, so the grid restarts
+after it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from slotwise.engine.intervals import TimeRange, merge
+from slotwise.engine.intervals import TimeRange, merge, subtract
 from slotwise.engine.zones import (
     MINUTES_PER_DAY,
     UnknownZone,
@@ -89,11 +91,12 @@ class DateOverride:
 @dataclass(frozen=True, slots=True)
 class Schedule:
     """Opening hours read in the IANA zone ``zone``. Several overrides for one date combine
-    their hours."""
+    their hours; ``breaks`` close part of every date of their weekdays."""
 
     zone: str
     weekly: tuple[WeeklyHours, ...] = ()
     overrides: tuple[DateOverride, ...] = ()
+    breaks: tuple[WeeklyHours, ...] = ()
 
     def __post_init__(self) -> None:
         if not is_zone(self.zone):
@@ -121,16 +124,26 @@ def open_windows(schedule: Schedule, span: TimeRange) -> list[OpenWindow]:
     tz = zone(schedule.zone)
     by_date = _override_hours(schedule)
     weekly = tuple((w.days, w.hours) for w in schedule.weekly)
+    breaks = tuple((b.days, b.hours) for b in schedule.breaks)
+
+    def local_ranges(day: date, hours: Iterable[LocalHours]) -> list[TimeRange]:
+        ranges = []
+        for h in hours:
+            start = local_to_utc(day, h.start_min, tz)
+            end = local_to_utc(day, h.end_min, tz)
+            if start < end:
+                ranges.append(TimeRange(start, end))
+        return ranges
 
     def ranges_of(day: date) -> Iterator[TimeRange]:
         hours = by_date.get(day)
         if hours is None:
             hours = [h for days, h in weekly if day.weekday() in days]
-        for h in hours:
-            start = local_to_utc(day, h.start_min, tz)
-            end = local_to_utc(day, h.end_min, tz)
-            if start < end:
-                yield TimeRange(start, end)
+        opened = local_ranges(day, hours)
+        closed = [h for days, h in breaks if day.weekday() in days]
+        if closed and opened:
+            opened = subtract(merge(opened), merge(local_ranges(day, closed)))
+        yield from opened
 
     def ranges_between(first: date, last: date) -> list[TimeRange]:
         return [r for d in _dates(first, last) for r in ranges_of(d)]

@@ -91,8 +91,10 @@ def schedule(
     zone: str,
     weekly: Iterable[WeeklyHours] = (),
     overrides: Iterable[DateOverride] = (),
+    breaks: Iterable[WeeklyHours] = (),
 ) -> Schedule:
-    return Schedule(zone=zone, weekly=tuple(weekly), overrides=tuple(overrides))
+    return Schedule(zone=zone, weekly=tuple(weekly), overrides=tuple(overrides),
+                    breaks=tuple(breaks))
 
 
 def busy(*, start: str, end: str, reason: str = "block", ref: str | None = None) -> Busy:
@@ -107,6 +109,8 @@ def calendar(
     busy: Iterable[Busy] = (),
     buffer_before_min: int = 0,
     buffer_after_min: int = 0,
+    within: Iterable[Schedule] = (),
+    excluded: Iterable[Busy] = (),
 ) -> ResourceCalendar:
     return ResourceCalendar(
         resource_id=resource_id,
@@ -114,11 +118,13 @@ def calendar(
         busy=tuple(busy),
         buffer_before=timedelta(minutes=buffer_before_min),
         buffer_after=timedelta(minutes=buffer_after_min),
+        within=tuple(within),
+        excluded=tuple(excluded),
     )
 
 
-def role(*resource_ids: str, count: int = 1) -> RolePool:
-    return RolePool(count=count, resource_ids=resource_ids)
+def role(*resource_ids: str, count: int = 1, optional: bool = False) -> RolePool:
+    return RolePool(count=count, resource_ids=resource_ids, optional=optional)
 
 
 def slot_request(
