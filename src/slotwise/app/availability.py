@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from slotwise.app.rules import (
+    Exclude,
+    RuleState,
+    buffers,
+    locations_of,
+    lock_keys,
+    own_buffers,
+    rule_state,
+)
 from slotwise.app.scheduling import profile, requirements, schedule_zone, to_engine_schedule
 from slotwise.domain.errors import NotFound, SlotRef
 from slotwise.domain.model import Resource, Service
@@ -20,33 +29,43 @@ from slotwise.engine.availability import (
     slot_at,
 )
 from slotwise.engine.intervals import TimeRange
-from slotwise.engine.pools import role_pools
+from slotwise.engine.pools import RolePool, role_pools
+from slotwise.engine.rules import Period, period_of
 
 ALTERNATIVES = 5
-
-
-@dataclass(frozen=True, slots=True)
-class Exclude:
-    """Claims that must not count against the caller (its hold, its own or its session's
-    bookings)."""
-
-    hold_id: str | None = None
-    booking_ids: frozenset[str] = frozenset()
 
 
 def slot_request(uow: UnitOfWork, service: Service, now: datetime, span: TimeRange, *,
                  restrict_to: Collection[str] | None = None, must_include: str | None = None,
                  exclude: Exclude = Exclude()) -> SlotRequest:
-    """Everything the engine needs to decide starts in `span` for `service`."""
+    """Everything the engine needs to decide starts in `span` for `service`: pools in
+    preference order, each pooled resource's hours (cut by its location's), busy time and
+    the starts its rules forbid (see app.rules for how the levels combine)."""
+    return slot_request_with_rules(uow, service, now, span, restrict_to=restrict_to,
+                                   must_include=must_include, exclude=exclude)[0]
+
+
+def slot_request_with_rules(
+    uow: UnitOfWork, service: Service, now: datetime, span: TimeRange, *,
+    restrict_to: Collection[str] | None = None, must_include: str | None = None,
+    exclude: Exclude = Exclude(),
+) -> tuple[SlotRequest, RuleState]:
+    """``slot_request`` and the rule state behind its excluded starts, for a writer that
+    claims several starts in turn (a series)."""
+    org = uow.organisations.get(service.org_id)
+    org_zone = org.timezone if org else "UTC"
     resources = uow.resources.list(service.org_id)
     roles = role_pools(requirements(service), [profile(r) for r in resources], restrict_to)
     pooled = sorted({rid for role in roles for rid in role.resource_ids})
     by_id = {r.id: r for r in resources if r.id in pooled}
+    locations = locations_of(uow, service.org_id, by_id.values())
+    location_hours = uow.locations.schedules(service.org_id, sorted(locations))
+    own = {rid: own_buffers(r, locations.get(r.location_id or "")) for rid, r in by_id.items()}
     duration = timedelta(minutes=service.duration_min)
-    reach_before = timedelta(minutes=max([service.buffer_before_min,
-                                          *(r.buffer_before_min for r in by_id.values())]))
-    reach_after = timedelta(minutes=max([service.buffer_after_min,
-                                         *(r.buffer_after_min for r in by_id.values())]))
+    reach_before = max([timedelta(minutes=service.buffer_before_min),
+                        *(b for b, _ in own.values())])
+    reach_after = max([timedelta(minutes=service.buffer_after_min),
+                       *(a for _, a in own.values())])
     lo, hi = span.start - reach_before, span.end + duration + reach_after
     busy: dict[str, list[Busy]] = {rid: [] for rid in pooled}
     for allocation in uow.bookings.busy(service.org_id, pooled, lo, hi):
@@ -63,18 +82,25 @@ def slot_request(uow: UnitOfWork, service: Service, now: datetime, span: TimeRan
             if held.resource_id in busy:
                 busy[held.resource_id].append(Busy(
                     TimeRange(held.blocked_start, held.blocked_end), "hold", hold.id))
+    rules = rule_state(uow, service, org_zone, by_id, locations, span, now, exclude)
+    excluded = rules.excluded()
     schedules = uow.schedules.many(service.org_id, pooled)
-    calendars = {
-        rid: ResourceCalendar(
+    calendars = {}
+    for rid, r in by_id.items():
+        hours = location_hours.get(r.location_id or "")
+        calendars[rid] = ResourceCalendar(
             resource_id=rid,
             schedule=(to_engine_schedule(schedules[rid], schedule_zone(schedules[rid], r))
                       if rid in schedules else None),
             busy=tuple(busy[rid]),
-            buffer_before=timedelta(minutes=r.buffer_before_min),
-            buffer_after=timedelta(minutes=r.buffer_after_min),
+            buffer_before=own[rid][0],
+            buffer_after=own[rid][1],
+            within=(to_engine_schedule(hours, hours.timezone or locations[hours.location_id
+                                                                         or ""].timezone),)
+            if hours is not None else (),
+            excluded=tuple(excluded[rid]),
         )
-        for rid, r in by_id.items()
-    }
+    roles = preference_order(uow, service, roles, org_zone, span)
     return SlotRequest(
         duration=duration, step=timedelta(minutes=service.step_min), roles=roles,
         calendars=calendars, now=now,
@@ -82,19 +108,40 @@ def slot_request(uow: UnitOfWork, service: Service, now: datetime, span: TimeRan
         buffer_after=timedelta(minutes=service.buffer_after_min),
         min_notice=timedelta(minutes=service.min_notice_min),
         max_advance=timedelta(days=service.max_advance_days), must_include=must_include,
-    )
+    ), rules
 
 
-def blocked_ranges(service: Service, resources: dict[str, Resource], slot: Slot
-                   ) -> list[tuple[str, datetime, datetime]]:
-    """Each chosen resource's blocked range: the booked range widened by the larger buffers."""
+def preference_order(uow: UnitOfWork, service: Service, roles: tuple[RolePool, ...],
+                     org_zone: str, span: TimeRange) -> tuple[RolePool, ...]:
+    """Each pool sorted by its requirement's weights (higher first), then by the minutes
+    already booked in the organisation's week of `span.start` (least first: round robin),
+    then by id — deterministic."""
+    if all(len(role.resource_ids) < 2 for role in roles):
+        return roles
+    week = period_of(span.start, Period.WEEK, org_zone)
+    ids = sorted({rid for role in roles for rid in role.resource_ids})
+    load: dict[str, timedelta] = dict.fromkeys(ids, timedelta(0))
+    for booked in uow.bookings.booked(service.org_id, ids, week.start, week.end):
+        load[booked.resource_id] += booked.end - booked.start
+    ordered = []
+    for role, requirement in zip(roles, service.requirements, strict=True):
+        weights = dict(requirement.weights)
+        ranked = sorted(role.resource_ids,
+                        key=lambda rid: (-weights.get(rid, 0), load[rid], rid))
+        ordered.append(replace(role, resource_ids=tuple(ranked)))
+    return tuple(ordered)
+
+
+def blocked_ranges(uow: UnitOfWork, service: Service, resources: Mapping[str, Resource],
+                   slot: Slot) -> list[tuple[str, datetime, datetime]]:
+    """Each chosen resource's blocked range: the booked range widened by the largest of the
+    service's, the resource's and its location's buffers."""
+    locations = locations_of(uow, service.org_id, (resources[r] for r in slot.resource_ids))
     ranges = []
     for rid in slot.resource_ids:
         resource = resources[rid]
-        before = max(service.buffer_before_min, resource.buffer_before_min)
-        after = max(service.buffer_after_min, resource.buffer_after_min)
-        ranges.append((rid, slot.start - timedelta(minutes=before),
-                       slot.end + timedelta(minutes=after)))
+        before, after = buffers(service, resource, locations.get(resource.location_id or ""))
+        ranges.append((rid, slot.start - before, slot.end + after))
     return ranges
 
 
@@ -146,10 +193,22 @@ class SearchAvailability:
 
 def candidate_resources(uow: UnitOfWork, service: Service,
                         restrict_to: Collection[str] | None = None) -> list[str]:
-    """Every resource the service could take: the set a writer locks before it checks."""
+    """Every resource the service could take."""
     resources = uow.resources.list(service.org_id)
     roles = role_pools(requirements(service), [profile(r) for r in resources], restrict_to)
     return sorted({rid for role in roles for rid in role.resource_ids})
+
+
+def lock_candidates(uow: UnitOfWork, service: Service,
+                    restrict_to: Collection[str] | None = None) -> list[str]:
+    """Lock what a writer must hold before it checks and writes: every resource the service
+    could take, plus the service and locations whose limits count across resources.
+    Returns the resource ids."""
+    candidates = candidate_resources(uow, service, restrict_to)
+    resources = uow.resources.many(service.org_id, candidates)
+    keys = lock_keys(service, locations_of(uow, service.org_id, resources.values()))
+    uow.lock_resources(service.org_id, [*candidates, *keys])
+    return candidates
 
 
 def offered_slot(uow: UnitOfWork, service: Service, start: datetime, now: datetime, *,

@@ -7,15 +7,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from slotwise.app.availability import (
-    Exclude,
     SearchAvailability,
     blocked_ranges,
-    candidate_resources,
     joinable_slot,
+    lock_candidates,
     session_key,
-    slot_request,
+    slot_request_with_rules,
 )
 from slotwise.app.holds import check_resources, new_hold
+from slotwise.app.rules import Exclude, RuleState, locations_of, needs_approval
 from slotwise.domain import events
 from slotwise.domain.booking import Booking, BookingStatus, Hold, HoldStatus
 from slotwise.domain.errors import (
@@ -92,19 +92,20 @@ class BookSlot:
             hold = self._usable_hold(uow, org_id, service, request, now)
             restrict_to = hold.resource_ids if hold else request.resource_ids
             starts = self._starts(request, org.timezone)
-            candidates = candidate_resources(uow, service, restrict_to)
-            uow.lock_resources(org_id, candidates)
+            candidates = lock_candidates(uow, service, restrict_to)
             resources = uow.resources.many(org_id, candidates)
             span = TimeRange(starts[0], starts[-1] + timedelta(minutes=service.duration_min))
-            slot_req = slot_request(uow, service, now, span, restrict_to=restrict_to,
-                                    exclude=Exclude(hold_id=hold.id if hold else None))
+            slot_req, rules = slot_request_with_rules(
+                uow, service, now, span, restrict_to=restrict_to,
+                exclude=Exclude(hold_id=hold.id if hold else None))
             seat = (joinable_slot(uow, service, starts[0], now, restrict_to=restrict_to,
                                   hold_id=hold.id if hold else None)
                     if request.recurrence is None else None)
             if seat is not None:
                 slots, conflicts = [seat], list[datetime]()
             else:
-                slots, conflicts = _choose_slots(slot_req, service, resources, starts)
+                slots, conflicts = _choose_slots(uow, slot_req, rules, service, resources,
+                                                 starts)
             if not conflicts:
                 try:
                     booked = self._write(uow, service, request, slots, resources, hold, now)
@@ -166,9 +167,11 @@ class BookSlot:
             chosen = {rid: resources[rid] for rid in slot.resource_ids}
             claim = hold if (i == 0 and hold is not None) else None
             if claim is None:
-                claim = new_hold(service, slot, chosen, now, IMPLICIT_HOLD_TTL_S)
+                claim = new_hold(uow, service, slot, chosen, now, IMPLICIT_HOLD_TTL_S)
                 uow.holds.acquire(claim, now)
-            status = (BookingStatus.PENDING if any(r.requires_approval for r in chosen.values())
+            status = (BookingStatus.PENDING
+                      if needs_approval(service, chosen.values(),
+                                        locations_of(uow, service.org_id, chosen.values()))
                       else BookingStatus.CONFIRMED)
             booking = Booking(
                 id=new_id("booking"), org_id=service.org_id, service_id=service.id,
@@ -176,7 +179,7 @@ class BookSlot:
                 resource_ids=slot.resource_ids, created_at=now, updated_at=now,
                 series_id=series_id, notes=request.notes, manage_token_hash=digest(manage_token),
             )
-            uow.bookings.add(booking, blocked_ranges(service, chosen, slot),
+            uow.bookings.add(booking, blocked_ranges(uow, service, chosen, slot),
                              session_key(service, booking.id, slot.start))
             uow.holds.save(replace(claim, status=HoldStatus.CONVERTED, booking_id=booking.id))
             uow.outbox.add(events.booking_event(events.BOOKING_CREATED, booking, now))
@@ -198,9 +201,11 @@ class BookSlot:
         )
 
 
-def _choose_slots(request: SlotRequest, service: Service, resources: dict[str, Resource],
-                  starts: Sequence[datetime]) -> tuple[list[Slot], list[datetime]]:
-    """The slot of every occurrence, each counting the ones chosen before it as busy."""
+def _choose_slots(uow: UnitOfWork, request: SlotRequest, rules: RuleState, service: Service,
+                  resources: dict[str, Resource], starts: Sequence[datetime]
+                  ) -> tuple[list[Slot], list[datetime]]:
+    """The slot of every occurrence, each counting the ones chosen before it as busy and
+    towards limits and sequence rules."""
     slots: list[Slot] = []
     conflicts: list[datetime] = []
     for start in starts:
@@ -210,11 +215,16 @@ def _choose_slots(request: SlotRequest, service: Service, resources: dict[str, R
             continue
         slots.append(slot)
         if len(starts) > 1:
-            blocked = blocked_ranges(service, resources, slot)
+            blocked = blocked_ranges(uow, service, resources, slot)
             calendars = dict(request.calendars)
             for rid, s, e in blocked:
                 cal = calendars[rid]
                 calendars[rid] = replace(cal, busy=(*cal.busy, Busy(TimeRange(s, e), "series")))
+            if rules.counts or rules.self_rules:
+                rules.claim(slot.start, slot.end, slot.resource_ids)
+                excluded = rules.excluded()
+                calendars = {rid: replace(cal, excluded=tuple(excluded.get(rid, ())))
+                             for rid, cal in calendars.items()}
             request = replace(request, calendars=calendars)
     return slots, conflicts
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from slotwise.app.availability import (
     SearchAvailability,
     blocked_ranges,
-    candidate_resources,
     joinable_slot,
+    lock_candidates,
     offered_slot,
 )
 from slotwise.domain.booking import Hold, HoldStatus
@@ -35,10 +35,10 @@ def chosen_resources(uow: UnitOfWork, org_id: str, slot: Slot) -> dict[str, Reso
     return uow.resources.many(org_id, slot.resource_ids)
 
 
-def new_hold(service: Service, slot: Slot, resources: dict[str, Resource], now: datetime,
-             ttl_s: int) -> Hold:
+def new_hold(uow: UnitOfWork, service: Service, slot: Slot, resources: dict[str, Resource],
+             now: datetime, ttl_s: int) -> Hold:
     """A hold on the slot's resources (`resources` holds at least those, by id)."""
-    blocked = blocked_ranges(service, resources, slot)
+    blocked = blocked_ranges(uow, service, resources, slot)
     return Hold(
         id=new_id("hold"), org_id=service.org_id, service_id=service.id, start=slot.start,
         end=slot.end, expires_at=now + timedelta(seconds=ttl_s), created_at=now,
@@ -62,11 +62,11 @@ class PlaceHold:
             if service is None:
                 raise NotFound("no such service")
             check_resources(uow, org_id, resource_ids)
-            uow.lock_resources(org_id, candidate_resources(uow, service, resource_ids))
+            lock_candidates(uow, service, resource_ids)
             slot = (offered_slot(uow, service, start, now, restrict_to=resource_ids)
                     or joinable_slot(uow, service, start, now, restrict_to=resource_ids))
             if slot is not None:
-                hold = new_hold(service, slot, chosen_resources(uow, org_id, slot), now,
+                hold = new_hold(uow, service, slot, chosen_resources(uow, org_id, slot), now,
                                 ttl_s or self.default_ttl_s)
                 try:
                     uow.holds.acquire(hold, now)

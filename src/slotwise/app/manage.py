@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from slotwise.app.availability import (
-    Exclude,
     SearchAvailability,
     blocked_ranges,
-    candidate_resources,
     joinable_slot,
+    lock_candidates,
     offered_slot,
     session_key,
 )
 from slotwise.app.holds import chosen_resources
+from slotwise.app.rules import Exclude
 from slotwise.domain import events
 from slotwise.domain.booking import Booking, BookingStatus
 from slotwise.domain.errors import NotFound, OverlapRefused, SlotUnavailable
@@ -89,7 +89,7 @@ class RescheduleBooking:
             if service is None:
                 raise NotFound("the booking's service is gone")
             booking.check_movable()
-            uow.lock_resources(booking.org_id, candidate_resources(uow, service))
+            lock_candidates(uow, service)
             own = Exclude(booking_ids=frozenset({booking.id}))
             # Least disruption first: the same resources at the new time, then any that fit,
             # then a free seat in a group session already running at that time.
@@ -101,7 +101,7 @@ class RescheduleBooking:
                 moved = booking.moved(slot.start, slot.end, slot.resource_ids, now)
                 resources = chosen_resources(uow, booking.org_id, slot)
                 try:
-                    uow.bookings.move(moved, blocked_ranges(service, resources, slot),
+                    uow.bookings.move(moved, blocked_ranges(uow, service, resources, slot),
                                       session_key(service, booking.id, slot.start))
                 except OverlapRefused:
                     pass

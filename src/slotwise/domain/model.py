@@ -84,11 +84,21 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class Location:
+    """A place resources belong to: its opening hours (a LocationSchedule) cut theirs, and its
+    rules apply to every resource there (see docs/rules.md for how levels combine)."""
+
     id: str
     org_id: str
     name: str
     timezone: str
     created_at: datetime
+    buffer_before_min: int = 0
+    buffer_after_min: int = 0
+    requires_approval: bool = False
+    min_notice_min: int | None = None
+    max_advance_days: int | None = None
+    max_per_day: int | None = None
+    max_per_week: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +115,10 @@ class Resource:
     buffer_before_min: int = 0
     buffer_after_min: int = 0
     requires_approval: bool = False
+    min_notice_min: int | None = None  # None: no rule of its own
+    max_advance_days: int | None = None
+    max_per_day: int | None = None
+    max_per_week: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +141,17 @@ class DateOverride:
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
+    """Opening hours of a resource, or of a location when ``location_id`` is set (then
+    ``resource_id`` is empty and the zone defaults to the location's)."""
+
     resource_id: str
     org_id: str
-    timezone: str | None  # None: read in the resource's zone
+    timezone: str | None  # None: read in the owner's zone
     weekly: tuple[WeeklyRule, ...] = ()
     overrides: tuple[DateOverride, ...] = ()
     updated_at: datetime | None = None
+    breaks: tuple[WeeklyRule, ...] = ()
+    location_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +167,27 @@ class Block:
 
 @dataclass(frozen=True, slots=True)
 class ServiceRequirement:
+    """``mode`` "any": ``count`` of the pool; "all": every resource of the pool (collective).
+    ``weights`` rank the pool (higher first) before the least-utilised order."""
+
     kind: ResourceKind
     count: int = 1
     resource_ids: tuple[str, ...] | None = None
     tags: tuple[str, ...] = ()
     min_capacity: int = 1
+    optional: bool = False
+    mode: str = "any"
+    weights: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceRule:
+    """The owning service may not come within ``within_min`` minutes ``direction`` ("after",
+    "before", "either") a booking of ``other_service_id`` on a resource they share."""
+
+    other_service_id: str
+    within_min: int
+    direction: str = "either"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +212,10 @@ class Service:
     max_advance_days: int = 365
     capacity: int = 1
     price: Price | None = None
+    requires_approval: bool = False
+    max_per_day: int | None = None
+    max_per_week: int | None = None
+    sequence_rules: tuple[SequenceRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +239,18 @@ class Allocation:
     blocked_start: datetime
     blocked_end: datetime
     active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class BookedTime:
+    """A live booking's own time on one resource (no buffers): what limits count and
+    utilisation sums. Seats of one group session share ``session_key``."""
+
+    resource_id: str
+    booking_id: str
+    session_key: str
+    start: datetime
+    end: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from slotwise.domain.model import (
     ApiKey,
     AuthSession,
     Block,
+    BookedTime,
     BookingFilter,
     Customer,
     IdempotencyRecord,
@@ -26,6 +27,7 @@ from slotwise.domain.model import (
     OutboxEvent,
     Resource,
     Schedule,
+    SequenceRule,
     Series,
     Service,
     User,
@@ -70,8 +72,15 @@ class AuthSessions(Protocol):
 
 class Locations(Protocol):
     def add(self, location: Location) -> None: ...
+    def update(self, location: Location) -> None: ...
     def get(self, org_id: str, location_id: str) -> Location | None: ...
+    def many(self, org_id: str, location_ids: Sequence[str]) -> dict[str, Location]: ...
     def list(self, org_id: str) -> list[Location]: ...
+    def schedules(self, org_id: str, location_ids: Sequence[str]) -> dict[str, Schedule]:
+        """Opening hours of those of the locations that have any, by location id."""
+        ...
+
+    def put_schedule(self, schedule: Schedule) -> None: ...
 
 
 class Resources(Protocol):
@@ -107,6 +116,11 @@ class Services(Protocol):
     def get(self, org_id: str, service_id: str) -> Service | None: ...
     def by_slug(self, org_id: str, slug: str) -> Service | None: ...
     def list(self, org_id: str) -> list[Service]: ...
+    def update(self, service: Service) -> None: ...
+    def rules_touching(self, org_id: str, service_id: str
+                       ) -> builtins.list[tuple[str, SequenceRule]]:
+        """Sequence rules naming the service on either side, as (owning service id, rule)."""
+        ...
 
 
 class Customers(Protocol):
@@ -140,6 +154,11 @@ class Bookings(Protocol):
              ) -> builtins.list[Allocation]:
         """Active allocations on those resources whose blocked range overlaps [start, end)."""
         ...
+    def booked(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
+               ) -> builtins.list[BookedTime]:
+        """Live bookings on those resources starting in [start, end), one row per resource."""
+        ...
+
     def has_future(self, org_id: str, resource_id: str, now: datetime) -> bool: ...
     def of_service(self, org_id: str, service_id: str, start: datetime, end: datetime
                    ) -> builtins.list[Booking]:

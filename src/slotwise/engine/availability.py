@@ -19,10 +19,11 @@ then takes, per optional role, resources free at ``t`` when there are enough.
 
 How: per resource the *feasible starts* (rules 1, 3 and 4) are a set of ranges — each open
 window shrunk by the duration, minus each busy range widened by ``duration + ba`` before and
-``bb`` after, minus the excluded starts. Over the sorted union of their edges and of the anchors, every elementary segment has
-constant feasibility and constant ``a_r`` for every resource, so one matching per distinct anchor
-per segment decides all grid points in it. The cost grows with the number of windows, busy
-ranges, midnights and offered slots, never with the minutes in the window.
+``bb`` after, minus the excluded starts. Over the sorted union of their edges and of the
+anchors, every elementary segment has constant feasibility and constant ``a_r`` for every
+resource, so one matching per distinct anchor per segment decides all grid points in it. The
+cost grows with the number of windows, busy ranges, midnights and offered slots, never with
+the minutes in the window.
 """
 
 from __future__ import annotations

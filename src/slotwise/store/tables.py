@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from slotwise.store.types import Instant
@@ -33,6 +34,19 @@ metadata = MetaData(
 
 def _org() -> Column[str]:
     return Column("org_id", String(40), ForeignKey("organisations.id"), nullable=False, index=True)
+
+
+def _rule_columns() -> list[Column[object]]:
+    """Rules a location sets for every resource there (None: no rule of its own)."""
+    return [
+        Column("buffer_before_min", Integer, nullable=False, server_default="0"),
+        Column("buffer_after_min", Integer, nullable=False, server_default="0"),
+        Column("requires_approval", Boolean, nullable=False, server_default=false()),
+        Column("min_notice_min", Integer),
+        Column("max_advance_days", Integer),
+        Column("max_per_day", Integer),
+        Column("max_per_week", Integer),
+    ]
 
 
 organisations = Table(
@@ -83,6 +97,18 @@ locations = Table(
     Column("name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("created_at", Instant, nullable=False),
+    *_rule_columns(),
+)
+
+location_schedules = Table(
+    "location_schedules", metadata,
+    Column("location_id", String(40), ForeignKey("locations.id"), primary_key=True),
+    _org(),
+    Column("timezone", String(64)),
+    Column("weekly", JSON, nullable=False),
+    Column("breaks", JSON, nullable=False),
+    Column("overrides", JSON, nullable=False),
+    Column("updated_at", Instant, nullable=False),
 )
 
 resources = Table(
@@ -100,6 +126,10 @@ resources = Table(
     Column("requires_approval", Boolean, nullable=False),
     Column("created_at", Instant, nullable=False),
     Column("archived_at", Instant),
+    Column("min_notice_min", Integer),
+    Column("max_advance_days", Integer),
+    Column("max_per_day", Integer),
+    Column("max_per_week", Integer),
 )
 
 schedules = Table(
@@ -109,6 +139,7 @@ schedules = Table(
     Column("timezone", String(64)),
     Column("weekly", JSON, nullable=False),
     Column("updated_at", Instant, nullable=False),
+    Column("breaks", JSON, nullable=False, server_default="[]"),
 )
 
 schedule_overrides = Table(
@@ -151,7 +182,24 @@ services = Table(
     Column("price_currency", String(3)),
     Column("created_at", Instant, nullable=False),
     Column("archived_at", Instant),
+    Column("requires_approval", Boolean, nullable=False, server_default=false()),
+    Column("max_per_day", Integer),
+    Column("max_per_week", Integer),
     UniqueConstraint("org_id", "slug", name="uq_services_org_slug"),
+)
+
+# "A service may not come within N minutes after/before/either side of another's booking":
+# looked up from both sides, so it is its own table indexed on both services.
+sequence_rules = Table(
+    "sequence_rules", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _org(),
+    Column("service_id", String(40), ForeignKey("services.id"), nullable=False, index=True),
+    Column("other_service_id", String(40), ForeignKey("services.id"), nullable=False,
+           index=True),
+    Column("position", Integer, nullable=False),
+    Column("within_min", Integer, nullable=False),
+    Column("direction", String(8), nullable=False),
 )
 
 service_requirements = Table(
@@ -165,6 +213,9 @@ service_requirements = Table(
     Column("resource_ids", JSON),
     Column("tags", JSON, nullable=False),
     Column("min_capacity", Integer, nullable=False),
+    Column("optional", Boolean, nullable=False, server_default=false()),
+    Column("mode", String(8), nullable=False, server_default="any"),
+    Column("weights", JSON, nullable=False, server_default="{}"),
 )
 
 customers = Table(

@@ -13,10 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from slotwise.domain.booking import Booking, BookingStatus
 from slotwise.domain.errors import OverlapRefused
 from slotwise.domain.ids import new_id
-from slotwise.domain.model import Allocation, BookingFilter, Customer, Series
+from slotwise.domain.model import Allocation, BookedTime, BookingFilter, Customer, Series
 from slotwise.store.guard import is_overlap_refusal, unique_as_already_exists
 from slotwise.store.tables import allocations, bookings, customers, series
 from slotwise.store.types import epoch, from_epoch
+
+# Buffers are at most a day (validated), so an allocation starts at most this long before its
+# booking.
+_MAX_BUFFER_S = 24 * 60 * 60
 
 
 class SqlCustomers:
@@ -120,6 +124,24 @@ class SqlBookings:
                         allocations.c.blocked_end > epoch(start))
                  .order_by(allocations.c.blocked_start))
         return [_allocation(row) for row in self._c.execute(query).mappings()]
+
+    def booked(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
+               ) -> builtins.list[BookedTime]:
+        """Live bookings on those resources that start in ``[start, end)``."""
+        if not resource_ids:
+            return []
+        query = (select(allocations.c.resource_id, allocations.c.booking_id,
+                        allocations.c.session_key, bookings.c.start_at, bookings.c.end_at)
+                 .join(bookings, bookings.c.id == allocations.c.booking_id)
+                 .where(allocations.c.org_id == org_id,
+                        allocations.c.resource_id.in_(resource_ids),
+                        allocations.c.active.is_(True),
+                        # the allocation's range holds the booking's: an indexed pre-filter
+                        allocations.c.blocked_end > epoch(start),
+                        allocations.c.blocked_start < epoch(end) + _MAX_BUFFER_S,
+                        bookings.c.start_at >= start, bookings.c.start_at < end))
+        return [BookedTime(row.resource_id, row.booking_id, row.session_key, row.start_at,
+                           row.end_at) for row in self._c.execute(query)]
 
     def has_future(self, org_id: str, resource_id: str, now: datetime) -> bool:
         query = (select(allocations.c.id)

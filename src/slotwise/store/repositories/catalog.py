@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from slotwise.domain.model import (
@@ -17,6 +17,7 @@ from slotwise.domain.model import (
     Resource,
     ResourceKind,
     Schedule,
+    SequenceRule,
     Service,
     ServiceRequirement,
     WeeklyRule,
@@ -24,13 +25,19 @@ from slotwise.domain.model import (
 from slotwise.store.guard import unique_as_already_exists
 from slotwise.store.tables import (
     blocks,
+    location_schedules,
     locations,
     resources,
     schedule_overrides,
     schedules,
+    sequence_rules,
     service_requirements,
     services,
 )
+
+_RULES = ("min_notice_min", "max_advance_days", "max_per_day", "max_per_week")
+_LOCATION_FIELDS = ("name", "timezone", "buffer_before_min", "buffer_after_min",
+                    "requires_approval", *_RULES)
 
 
 class SqlLocations:
@@ -39,24 +46,78 @@ class SqlLocations:
 
     def add(self, location: Location) -> None:
         self._c.execute(insert(locations).values(
-            id=location.id, org_id=location.org_id, name=location.name,
-            timezone=location.timezone, created_at=location.created_at,
+            id=location.id, org_id=location.org_id, created_at=location.created_at,
+            **{f: getattr(location, f) for f in _LOCATION_FIELDS},
         ))
 
+    def update(self, location: Location) -> None:
+        self._c.execute(update(locations)
+                        .where(locations.c.org_id == location.org_id,
+                               locations.c.id == location.id)
+                        .values(**{f: getattr(location, f) for f in _LOCATION_FIELDS}))
+
     def get(self, org_id: str, location_id: str) -> Location | None:
+        return self.many(org_id, [location_id]).get(location_id)
+
+    def many(self, org_id: str, location_ids: Sequence[str]) -> dict[str, Location]:
+        if not location_ids:
+            return {}
         query = select(locations).where(locations.c.org_id == org_id,
-                                        locations.c.id == location_id)
-        row = self._c.execute(query).mappings().first()
-        return _location(row) if row else None
+                                        locations.c.id.in_(list(location_ids)))
+        return {row["id"]: _location(row) for row in self._c.execute(query).mappings()}
 
     def list(self, org_id: str) -> list[Location]:
         query = select(locations).where(locations.c.org_id == org_id).order_by(locations.c.id)
         return [_location(row) for row in self._c.execute(query).mappings()]
 
+    def schedules(self, org_id: str, location_ids: Sequence[str]) -> dict[str, Schedule]:
+        """The opening hours of those locations that have any."""
+        if not location_ids:
+            return {}
+        query = select(location_schedules).where(
+            location_schedules.c.org_id == org_id,
+            location_schedules.c.location_id.in_(list(location_ids)))
+        return {
+            row["location_id"]: Schedule(
+                resource_id="", location_id=row["location_id"], org_id=org_id,
+                timezone=row["timezone"], weekly=_weekly(row["weekly"]),
+                breaks=_weekly(row["breaks"]),
+                overrides=tuple(DateOverride(day=date.fromisoformat(o["day"]),
+                                             hours=tuple((h[0], h[1]) for h in o["hours"]),
+                                             closed=bool(o["closed"]))
+                                for o in row["overrides"]),
+                updated_at=row["updated_at"],
+            )
+            for row in self._c.execute(query).mappings()
+        }
+
+    def put_schedule(self, schedule: Schedule) -> None:
+        assert schedule.location_id is not None
+        self._c.execute(delete(location_schedules).where(
+            location_schedules.c.org_id == schedule.org_id,
+            location_schedules.c.location_id == schedule.location_id))
+        self._c.execute(insert(location_schedules).values(
+            location_id=schedule.location_id, org_id=schedule.org_id,
+            timezone=schedule.timezone, updated_at=schedule.updated_at,
+            weekly=_weekly_rows(schedule.weekly), breaks=_weekly_rows(schedule.breaks),
+            overrides=[{"day": o.day.isoformat(), "closed": o.closed,
+                        "hours": [list(h) for h in o.hours]} for o in schedule.overrides],
+        ))
+
 
 def _location(row: RowMapping) -> Location:
-    return Location(id=row["id"], org_id=row["org_id"], name=row["name"],
-                    timezone=row["timezone"], created_at=row["created_at"])
+    return Location(id=row["id"], org_id=row["org_id"], created_at=row["created_at"],
+                    **{f: row[f] for f in _LOCATION_FIELDS if f != "requires_approval"},
+                    requires_approval=bool(row["requires_approval"]))
+
+
+def _weekly(rows: Sequence[dict[str, object]]) -> tuple[WeeklyRule, ...]:
+    return tuple(WeeklyRule(days=tuple(w["days"]), start=str(w["start"]),  # type: ignore[arg-type]
+                            end=str(w["end"])) for w in rows)
+
+
+def _weekly_rows(rules: Sequence[WeeklyRule]) -> list[dict[str, object]]:
+    return [{"days": list(w.days), "start": w.start, "end": w.end} for w in rules]
 
 
 class SqlResources:
@@ -113,6 +174,7 @@ def _resource_values(resource: Resource) -> dict[str, object]:
         "buffer_before_min": resource.buffer_before_min,
         "buffer_after_min": resource.buffer_after_min,
         "requires_approval": resource.requires_approval,
+        **{f: getattr(resource, f) for f in _RULES},
     }
 
 
@@ -123,6 +185,7 @@ def _resource(row: RowMapping) -> Resource:
         capacity=row["capacity"], tags=tuple(row["tags"]),
         buffer_before_min=row["buffer_before_min"], buffer_after_min=row["buffer_after_min"],
         requires_approval=bool(row["requires_approval"]),
+        **{f: row[f] for f in _RULES},
     )
 
 
@@ -156,8 +219,7 @@ class SqlSchedules:
         return {
             head["resource_id"]: Schedule(
                 resource_id=head["resource_id"], org_id=org_id, timezone=head["timezone"],
-                weekly=tuple(WeeklyRule(days=tuple(w["days"]), start=w["start"], end=w["end"])
-                             for w in head["weekly"]),
+                weekly=_weekly(head["weekly"]), breaks=_weekly(head["breaks"]),
                 overrides=tuple(overrides.get(head["resource_id"], ())),
                 updated_at=head["updated_at"],
             )
@@ -174,8 +236,7 @@ class SqlSchedules:
         self._c.execute(insert(schedules).values(
             resource_id=schedule.resource_id, org_id=schedule.org_id,
             timezone=schedule.timezone, updated_at=schedule.updated_at,
-            weekly=[{"days": list(w.days), "start": w.start, "end": w.end}
-                    for w in schedule.weekly],
+            weekly=_weekly_rows(schedule.weekly), breaks=_weekly_rows(schedule.breaks),
         ))
         if schedule.overrides:
             self._c.execute(insert(schedule_overrides), [
@@ -227,22 +288,51 @@ class SqlServices:
     def add(self, service: Service) -> None:
         with unique_as_already_exists(self._c, "a service with that slug"):
             self._c.execute(insert(services).values(
-                id=service.id, org_id=service.org_id, name=service.name, slug=service.slug,
-                duration_min=service.duration_min, step_min=service.step_min,
-                buffer_before_min=service.buffer_before_min,
-                buffer_after_min=service.buffer_after_min, min_notice_min=service.min_notice_min,
-                max_advance_days=service.max_advance_days, capacity=service.capacity,
-                price_amount=service.price.amount if service.price else None,
-                price_currency=service.price.currency if service.price else None,
-                created_at=service.created_at,
+                id=service.id, org_id=service.org_id, created_at=service.created_at,
+                **_service_values(service),
             ))
+        self._add_parts(service)
+
+    def update(self, service: Service) -> None:
+        """Replace the service's fields, requirements and sequence rules."""
+        with unique_as_already_exists(self._c, "a service with that slug"):
+            self._c.execute(update(services)
+                            .where(services.c.org_id == service.org_id,
+                                   services.c.id == service.id)
+                            .values(**_service_values(service)))
+        for table in (service_requirements, sequence_rules):
+            self._c.execute(delete(table).where(table.c.org_id == service.org_id,
+                                                table.c.service_id == service.id))
+        self._add_parts(service)
+
+    def _add_parts(self, service: Service) -> None:
         self._c.execute(insert(service_requirements), [
             {"org_id": service.org_id, "service_id": service.id, "position": i,
              "kind": r.kind.value, "count": r.count,
              "resource_ids": list(r.resource_ids) if r.resource_ids is not None else None,
-             "tags": list(r.tags), "min_capacity": r.min_capacity}
+             "tags": list(r.tags), "min_capacity": r.min_capacity, "optional": r.optional,
+             "mode": r.mode, "weights": dict(r.weights)}
             for i, r in enumerate(service.requirements)
         ])
+        if service.sequence_rules:
+            self._c.execute(insert(sequence_rules), [
+                {"org_id": service.org_id, "service_id": service.id, "position": i,
+                 "other_service_id": rule.other_service_id, "within_min": rule.within_min,
+                 "direction": rule.direction}
+                for i, rule in enumerate(service.sequence_rules)
+            ])
+
+    def rules_touching(self, org_id: str, service_id: str
+                       ) -> builtins.list[tuple[str, SequenceRule]]:
+        """Every sequence rule that names the service on either side, as (owner, rule)."""
+        query = (select(sequence_rules)
+                 .where(sequence_rules.c.org_id == org_id,
+                        or_(sequence_rules.c.service_id == service_id,
+                            sequence_rules.c.other_service_id == service_id))
+                 .order_by(sequence_rules.c.service_id, sequence_rules.c.position))
+        return [(row["service_id"], SequenceRule(row["other_service_id"], row["within_min"],
+                                                 row["direction"]))
+                for row in self._c.execute(query).mappings()]
 
     def get(self, org_id: str, service_id: str) -> Service | None:
         found = self._load(org_id, services.c.id == service_id)
@@ -275,11 +365,38 @@ class SqlServices:
                 resource_ids=tuple(row["resource_ids"]) if row["resource_ids"] is not None
                 else None,
                 tags=tuple(row["tags"]), min_capacity=row["min_capacity"],
+                optional=bool(row["optional"]), mode=row["mode"],
+                weights=tuple(sorted(row["weights"].items())),
             ))
-        return [_service(head, tuple(reqs.get(head["id"], ()))) for head in heads]
+        rules: dict[str, list[SequenceRule]] = {}
+        rows = self._c.execute(
+            select(sequence_rules)
+            .where(sequence_rules.c.org_id == org_id,
+                   sequence_rules.c.service_id.in_([h["id"] for h in heads]))
+            .order_by(sequence_rules.c.position)
+        ).mappings()
+        for row in rows:
+            rules.setdefault(row["service_id"], []).append(SequenceRule(
+                row["other_service_id"], row["within_min"], row["direction"]))
+        return [_service(head, tuple(reqs.get(head["id"], ())), tuple(rules.get(head["id"], ())))
+                for head in heads]
 
 
-def _service(row: RowMapping, requirements: tuple[ServiceRequirement, ...]) -> Service:
+def _service_values(service: Service) -> dict[str, object]:
+    return {
+        "name": service.name, "slug": service.slug, "duration_min": service.duration_min,
+        "step_min": service.step_min, "buffer_before_min": service.buffer_before_min,
+        "buffer_after_min": service.buffer_after_min, "min_notice_min": service.min_notice_min,
+        "max_advance_days": service.max_advance_days, "capacity": service.capacity,
+        "price_amount": service.price.amount if service.price else None,
+        "price_currency": service.price.currency if service.price else None,
+        "requires_approval": service.requires_approval, "max_per_day": service.max_per_day,
+        "max_per_week": service.max_per_week,
+    }
+
+
+def _service(row: RowMapping, requirements: tuple[ServiceRequirement, ...],
+             rules: tuple[SequenceRule, ...]) -> Service:
     price = (Price(amount=row["price_amount"], currency=row["price_currency"])
              if row["price_amount"] is not None else None)
     return Service(
@@ -288,4 +405,6 @@ def _service(row: RowMapping, requirements: tuple[ServiceRequirement, ...]) -> S
         created_at=row["created_at"], buffer_before_min=row["buffer_before_min"],
         buffer_after_min=row["buffer_after_min"], min_notice_min=row["min_notice_min"],
         max_advance_days=row["max_advance_days"], capacity=row["capacity"], price=price,
+        requires_approval=bool(row["requires_approval"]), max_per_day=row["max_per_day"],
+        max_per_week=row["max_per_week"], sequence_rules=rules,
     )
