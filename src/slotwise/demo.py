@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from slotwise.app.bookings import BookingRequest, CustomerDetails
-from slotwise.app.catalog import ResourceFields, ServiceFields
+from slotwise.app.catalog import LocationFields, ResourceFields, ServiceFields
 from slotwise.app.container import UseCases
 from slotwise.domain.booking import Booking
 from slotwise.domain.errors import SlotUnavailable
@@ -113,7 +113,8 @@ def set_up_resources(use_cases: UseCases, owner: Principal, week_start: date) ->
     unit is blocked for calibration on the second morning.
     """
     catalog = use_cases.catalog
-    location = catalog.create_location(owner, "Riverside, 12 Main Street", CLINIC_ZONE)
+    location = catalog.create_location(
+        owner, LocationFields(name="Riverside, 12 Main Street", timezone=CLINIC_ZONE))
 
     def resource(name: str, kind: ResourceKind, tags: tuple[str, ...],
                  weekly: tuple[WeeklyRule, ...], overrides: tuple[DateOverride, ...] = (),

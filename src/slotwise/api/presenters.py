@@ -5,26 +5,40 @@ from __future__ import annotations
 from typing import Any
 
 from slotwise.domain.booking import Booking, Hold
-from slotwise.domain.model import Block, Resource, Schedule, Service
+from slotwise.domain.model import Block, Location, Resource, Schedule, Service
+
+_RULES = ("min_notice_min", "max_advance_days", "max_per_day", "max_per_week")
+
+
+def location(loc: Location) -> dict[str, Any]:
+    return {"id": loc.id, "name": loc.name, "timezone": loc.timezone,
+            "buffer_before_min": loc.buffer_before_min,
+            "buffer_after_min": loc.buffer_after_min,
+            "requires_approval": loc.requires_approval,
+            **{f: getattr(loc, f) for f in _RULES}}
 
 
 def resource(r: Resource) -> dict[str, Any]:
     return {"id": r.id, "name": r.name, "kind": r.kind.value, "timezone": r.timezone,
             "location_id": r.location_id, "capacity": r.capacity, "tags": list(r.tags),
             "buffer_before_min": r.buffer_before_min, "buffer_after_min": r.buffer_after_min,
-            "requires_approval": r.requires_approval, "created_at": r.created_at}
+            "requires_approval": r.requires_approval, **{f: getattr(r, f) for f in _RULES},
+            "created_at": r.created_at}
 
 
-def schedule(s: Schedule, resource_zone: str) -> dict[str, Any]:
+def schedule(s: Schedule, owner_zone: str) -> dict[str, Any]:
+    owner = ({"location_id": s.location_id} if s.location_id is not None
+             else {"resource_id": s.resource_id})
     return {
-        "resource_id": s.resource_id,
-        "timezone": s.timezone or resource_zone,
+        **owner,
+        "timezone": s.timezone or owner_zone,
         "weekly": [{"days": list(w.days), "start": w.start, "end": w.end} for w in s.weekly],
         "overrides": [
             {"date": o.day.isoformat(), "closed": True} if o.closed else
             {"date": o.day.isoformat(), "hours": [{"start": a, "end": b} for a, b in o.hours]}
             for o in s.overrides
         ],
+        "breaks": [{"days": list(w.days), "start": w.start, "end": w.end} for w in s.breaks],
     }
 
 
@@ -43,9 +57,14 @@ def service(s: Service) -> dict[str, Any]:
         "requirements": [
             {"kind": r.kind.value, "count": r.count,
              "resource_ids": list(r.resource_ids) if r.resource_ids is not None else None,
-             "tags": list(r.tags), "min_capacity": r.min_capacity}
+             "tags": list(r.tags), "min_capacity": r.min_capacity, "optional": r.optional,
+             "mode": r.mode, "weights": dict(r.weights)}
             for r in s.requirements
         ],
+        "requires_approval": s.requires_approval, "max_per_day": s.max_per_day,
+        "max_per_week": s.max_per_week,
+        "sequence_rules": [{"service_id": rule.other_service_id, "within_min": rule.within_min,
+                            "direction": rule.direction} for rule in s.sequence_rules],
         "created_at": s.created_at,
     }
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from slotwise.app.accounts import require_admin, slugify
 from slotwise.app.scheduling import validate_schedule
-from slotwise.domain.errors import AlreadyExists, Conflict, NotFound
+from slotwise.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slotwise.domain.ids import new_id
 from slotwise.domain.model import (
     Block,
@@ -18,6 +19,7 @@ from slotwise.domain.model import (
     Resource,
     ResourceKind,
     Schedule,
+    SequenceRule,
     Service,
     ServiceRequirement,
 )
@@ -35,6 +37,23 @@ class ResourceFields:
     buffer_before_min: int = 0
     buffer_after_min: int = 0
     requires_approval: bool = False
+    min_notice_min: int | None = None
+    max_advance_days: int | None = None
+    max_per_day: int | None = None
+    max_per_week: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocationFields:
+    name: str
+    timezone: str
+    buffer_before_min: int = 0
+    buffer_after_min: int = 0
+    requires_approval: bool = False
+    min_notice_min: int | None = None
+    max_advance_days: int | None = None
+    max_per_day: int | None = None
+    max_per_week: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +69,43 @@ class ServiceFields:
     max_advance_days: int = 365
     capacity: int = 1
     price: Price | None = None
+    requires_approval: bool = False
+    max_per_day: int | None = None
+    max_per_week: int | None = None
+    sequence_rules: tuple[SequenceRule, ...] = ()
+
+
+class _HasRules(Protocol):
+    @property
+    def min_notice_min(self) -> int | None: ...
+    @property
+    def max_advance_days(self) -> int | None: ...
+    @property
+    def max_per_day(self) -> int | None: ...
+    @property
+    def max_per_week(self) -> int | None: ...
+
+
+def check_rules(subject: _HasRules) -> None:
+    """Refuse rules that contradict each other (a 422 naming the field)."""
+    notice, horizon = subject.min_notice_min, subject.max_advance_days
+    if notice is not None and horizon is not None and notice >= horizon * 24 * 60:
+        raise InvalidInput("the minimum notice reaches beyond the booking horizon: nothing "
+                           "could ever be booked", ("body", "min_notice_min"))
+    per_day, per_week = subject.max_per_day, subject.max_per_week
+    if per_day is not None and per_week is not None and per_week < per_day:
+        raise InvalidInput("the weekly limit is below the daily limit",
+                           ("body", "max_per_week"))
+
+
+def check_requirements(requirements: Sequence[ServiceRequirement]) -> None:
+    if all(r.optional for r in requirements):
+        raise InvalidInput("at least one requirement must not be optional",
+                           ("body", "requirements"))
+    for i, r in enumerate(requirements):
+        if r.mode == "all" and r.count != 1:
+            raise InvalidInput('a requirement with mode "all" takes every resource of its '
+                               "pool; leave count out", ("body", "requirements", i, "count"))
 
 
 class Catalog:
@@ -57,17 +113,53 @@ class Catalog:
         self._uow = uow
         self._clock = clock
 
-    def create_location(self, principal: Principal, name: str, timezone: str) -> Location:
+    def create_location(self, principal: Principal, fields: LocationFields) -> Location:
         require_admin(principal)
-        location = Location(id=new_id("location"), org_id=principal.org_id, name=name,
-                            timezone=timezone, created_at=self._clock.now())
+        check_rules(fields)
+        location = Location(id=new_id("location"), org_id=principal.org_id,
+                            created_at=self._clock.now(), **asdict(fields))
         with self._uow(write=True) as uow:
             uow.locations.add(location)
             uow.commit()
         return location
 
+    def get_location(self, principal: Principal, location_id: str) -> Location:
+        with self._uow() as uow:
+            return _location(uow, principal.org_id, location_id)
+
+    def list_locations(self, principal: Principal) -> list[Location]:
+        with self._uow() as uow:
+            return uow.locations.list(principal.org_id)
+
+    def update_location(self, principal: Principal, location_id: str,
+                        changes: dict[str, Any]) -> Location:
+        require_admin(principal)
+        with self._uow(write=True) as uow:
+            updated = replace(_location(uow, principal.org_id, location_id), **changes)
+            check_rules(updated)
+            uow.locations.update(updated)
+            uow.commit()
+        return updated
+
+    def put_location_schedule(self, principal: Principal, spec: Schedule) -> Schedule:
+        require_admin(principal)
+        validate_schedule(spec)
+        stored = replace(spec, org_id=principal.org_id, updated_at=self._clock.now())
+        with self._uow(write=True) as uow:
+            _location(uow, principal.org_id, spec.location_id or "")
+            uow.locations.put_schedule(stored)
+            uow.commit()
+        return stored
+
+    def get_location_schedule(self, principal: Principal, location_id: str) -> Schedule | None:
+        """The location's opening hours, or None: always open."""
+        with self._uow() as uow:
+            _location(uow, principal.org_id, location_id)
+            return uow.locations.schedules(principal.org_id, [location_id]).get(location_id)
+
     def create_resource(self, principal: Principal, fields: ResourceFields) -> Resource:
         require_admin(principal)
+        check_rules(fields)
         with self._uow(write=True) as uow:
             zone = self._resource_zone(uow, principal.org_id, fields.timezone, fields.location_id)
             resource = Resource(
@@ -78,6 +170,8 @@ class Catalog:
                 buffer_before_min=fields.buffer_before_min,
                 buffer_after_min=fields.buffer_after_min,
                 requires_approval=fields.requires_approval,
+                min_notice_min=fields.min_notice_min, max_advance_days=fields.max_advance_days,
+                max_per_day=fields.max_per_day, max_per_week=fields.max_per_week,
             )
             uow.resources.add(resource)
             uow.commit()
@@ -102,6 +196,7 @@ class Catalog:
             if "tags" in changes:
                 changes["tags"] = tuple(dict.fromkeys(changes["tags"]))
             updated = replace(current, **changes)
+            check_rules(updated)
             uow.resources.update(updated)
             uow.commit()
         return updated
@@ -154,11 +249,11 @@ class Catalog:
 
     def create_service(self, principal: Principal, fields: ServiceFields) -> Service:
         require_admin(principal)
+        check_rules(fields)
+        check_requirements(fields.requirements)
         with self._uow(write=True) as uow:
-            for i, req in enumerate(fields.requirements):
-                for rid in req.resource_ids or ():
-                    if uow.resources.get(principal.org_id, rid) is None:
-                        raise NotFound(f"no such resource {rid} (requirements[{i}])")
+            _check_references(uow, principal.org_id, fields.requirements,
+                              fields.sequence_rules)
             service = Service(
                 id=new_id("service"), org_id=principal.org_id, name=fields.name,
                 slug=self._free_slug(uow, principal.org_id, fields.slug, fields.name),
@@ -169,10 +264,32 @@ class Catalog:
                 buffer_after_min=fields.buffer_after_min,
                 min_notice_min=fields.min_notice_min, max_advance_days=fields.max_advance_days,
                 capacity=fields.capacity, price=fields.price,
+                requires_approval=fields.requires_approval, max_per_day=fields.max_per_day,
+                max_per_week=fields.max_per_week, sequence_rules=fields.sequence_rules,
             )
             uow.services.add(service)
             uow.commit()
         return service
+
+    def update_service(self, principal: Principal, service_id: str,
+                       changes: dict[str, Any]) -> Service:
+        """Change some of a service's fields; its bookings keep their times and resources."""
+        require_admin(principal)
+        with self._uow(write=True) as uow:
+            current = uow.services.get(principal.org_id, service_id)
+            if current is None:
+                raise NotFound("no such service")
+            if "slug" in changes and changes["slug"] != current.slug:
+                changes["slug"] = self._free_slug(uow, principal.org_id, changes["slug"],
+                                                  current.name)
+            updated = replace(current, **changes)
+            check_rules(updated)
+            check_requirements(updated.requirements)
+            _check_references(uow, principal.org_id, updated.requirements,
+                              updated.sequence_rules, self_id=service_id)
+            uow.services.update(updated)
+            uow.commit()
+        return updated
 
     def get_service(self, principal: Principal, service_id: str) -> Service:
         with self._uow() as uow:
@@ -210,6 +327,23 @@ class Catalog:
             n += 1
             slug = f"{base}-{n}"
         return slug
+
+
+def _check_references(uow: UnitOfWork, org_id: str,
+                      requirements: Sequence[ServiceRequirement],
+                      rules: Sequence[SequenceRule], self_id: str | None = None) -> None:
+    """Ids a service names must be the caller's: else 404, as everywhere."""
+    named = {rid for r in requirements for rid in (*(r.resource_ids or ()),
+                                                   *(w for w, _ in r.weights))}
+    found = uow.resources.many(org_id, sorted(named))
+    for i, r in enumerate(requirements):
+        for rid in (*(r.resource_ids or ()), *(w for w, _ in r.weights)):
+            if rid not in found:
+                raise NotFound(f"no such resource {rid} (requirements[{i}])")
+    for i, rule in enumerate(rules):
+        if rule.other_service_id != self_id and uow.services.get(
+                org_id, rule.other_service_id) is None:
+            raise NotFound(f"no such service {rule.other_service_id} (sequence_rules[{i}])")
 
 
 def _resource(uow: UnitOfWork, org_id: str, resource_id: str) -> Resource:

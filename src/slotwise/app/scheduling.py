@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from slotwise.domain.errors import InvalidInput
-from slotwise.domain.model import WEEKDAYS, Resource, Schedule, Service
+from slotwise.domain.model import WEEKDAYS, Resource, Schedule, Service, WeeklyRule
 from slotwise.engine import pools, schedule
 from slotwise.engine.zones import is_zone
 
@@ -36,10 +36,10 @@ def validate_schedule(spec: Schedule) -> schedule.Schedule:
     return to_engine_schedule(spec, spec.timezone or "UTC")
 
 
-def to_engine_schedule(spec: Schedule, zone: str) -> schedule.Schedule:
+def _weekly(rules: Sequence[WeeklyRule], field: str) -> tuple[schedule.WeeklyHours, ...]:
     weekly = []
-    for i, rule in enumerate(spec.weekly):
-        loc = ("body", "weekly", i)
+    for i, rule in enumerate(rules):
+        loc = ("body", field, i)
         for day in rule.days:
             if day not in WEEKDAYS:
                 raise InvalidInput(f"unknown weekday {day!r}", (*loc, "days"))
@@ -47,6 +47,12 @@ def to_engine_schedule(spec: Schedule, zone: str) -> schedule.Schedule:
             days=frozenset(WEEKDAYS.index(d) for d in rule.days),
             hours=hours(rule.start, rule.end, loc),
         ))
+    return tuple(weekly)
+
+
+def to_engine_schedule(spec: Schedule, zone: str) -> schedule.Schedule:
+    weekly = _weekly(spec.weekly, "weekly")
+    breaks = _weekly(spec.breaks, "breaks")
     closed_days = {o.day for o in spec.overrides if o.closed}
     overrides = []
     for i, override in enumerate(spec.overrides):
@@ -61,7 +67,8 @@ def to_engine_schedule(spec: Schedule, zone: str) -> schedule.Schedule:
             day=override.day,
             hours=tuple(hours(s, e, (*loc, "hours", j)) for j, (s, e) in enumerate(override.hours)),
         ))
-    return schedule.Schedule(zone=zone, weekly=tuple(weekly), overrides=tuple(overrides))
+    return schedule.Schedule(zone=zone, weekly=weekly, overrides=tuple(overrides),
+                             breaks=breaks)
 
 
 def schedule_zone(spec: Schedule, resource: Resource) -> str:
@@ -72,7 +79,8 @@ def requirements(service: Service) -> tuple[pools.Requirement, ...]:
     return tuple(
         pools.Requirement(
             kind=r.kind.value, count=r.count, resource_ids=r.resource_ids,
-            tags=frozenset(r.tags), min_capacity=r.min_capacity,
+            tags=frozenset(r.tags), min_capacity=r.min_capacity, optional=r.optional,
+            collective=r.mode == "all",
         )
         for r in service.requirements
     )

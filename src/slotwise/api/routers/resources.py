@@ -13,14 +13,18 @@ from slotwise.api.schemas.catalog import (
     BlockOut,
     LocationIn,
     LocationOut,
+    LocationPage,
+    LocationPatch,
+    LocationScheduleOut,
     ResourceIn,
     ResourceOut,
     ResourcePage,
     ResourcePatch,
     ScheduleIn,
     ScheduleOut,
+    WeeklyIn,
 )
-from slotwise.app.catalog import ResourceFields
+from slotwise.app.catalog import LocationFields, ResourceFields
 from slotwise.domain.model import DateOverride, ResourceKind, Schedule, WeeklyRule
 
 router = APIRouter(prefix="/v1", tags=["resources"], responses=ERROR_RESPONSES)
@@ -28,20 +32,82 @@ router = APIRouter(prefix="/v1", tags=["resources"], responses=ERROR_RESPONSES)
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
+_NOT_NULL = ("name", "kind", "timezone", "capacity", "tags", "buffer_before_min",
+             "buffer_after_min", "requires_approval")
+
+
+def _patch(body: ResourcePatch | LocationPatch) -> dict[str, Any]:
+    """The fields a PATCH sets. An explicit null on a required field leaves it unchanged; on
+    a rule (notice, horizon, limits) it removes the rule."""
+    changes = body.model_dump(exclude_unset=True)
+    return {k: v for k, v in changes.items() if not (k in _NOT_NULL and v is None)}
+
+
+def _schedule(body: ScheduleIn, org_id: str, resource_id: str = "",
+              location_id: str | None = None) -> Schedule:
+    def weekly(entries: list[WeeklyIn]) -> tuple[WeeklyRule, ...]:
+        return tuple(WeeklyRule(days=tuple(dict.fromkeys(w.days)), start=w.start, end=w.end)
+                     for w in entries)
+
+    return Schedule(
+        resource_id=resource_id, location_id=location_id, org_id=org_id,
+        timezone=body.timezone, weekly=weekly(body.weekly), breaks=weekly(body.breaks),
+        overrides=tuple(
+            DateOverride(day=o.date, closed=o.closed,
+                         hours=tuple((h.start, h.end) for h in o.hours or ()))
+            for o in body.overrides
+        ),
+    )
+
+
 @router.post("/locations", status_code=201, response_model=LocationOut)
-def create_location(body: LocationIn, who: CurrentPrincipal, app: App) -> dict[str, str]:
-    location = app.catalog.create_location(who, body.name, body.timezone)
-    return {"id": location.id, "name": location.name, "timezone": location.timezone}
+def create_location(body: LocationIn, who: CurrentPrincipal, app: App) -> dict[str, Any]:
+    location = app.catalog.create_location(who, LocationFields(**body.model_dump()))
+    return presenters.location(location)
+
+
+@router.get("/locations", response_model=LocationPage)
+def list_locations(who: CurrentPrincipal, app: App) -> dict[str, Any]:
+    return {"items": [presenters.location(loc) for loc in app.catalog.list_locations(who)],
+            "next_cursor": None}
+
+
+@router.get("/locations/{location_id}", response_model=LocationOut)
+def get_location(location_id: str, who: CurrentPrincipal, app: App) -> dict[str, Any]:
+    return presenters.location(app.catalog.get_location(who, location_id))
+
+
+@router.patch("/locations/{location_id}", response_model=LocationOut)
+def update_location(location_id: str, body: LocationPatch, who: CurrentPrincipal,
+                    app: App) -> dict[str, Any]:
+    return presenters.location(app.catalog.update_location(who, location_id, _patch(body)))
+
+
+@router.put("/locations/{location_id}/schedule", response_model=LocationScheduleOut)
+def put_location_schedule(location_id: str, body: ScheduleIn, who: CurrentPrincipal,
+                          app: App) -> dict[str, Any]:
+    """Opening hours: a resource at the location is open only when both are."""
+    stored = app.catalog.put_location_schedule(
+        who, _schedule(body, who.org_id, location_id=location_id))
+    return presenters.schedule(stored, app.catalog.get_location(who, location_id).timezone)
+
+
+@router.get("/locations/{location_id}/schedule", response_model=LocationScheduleOut)
+def get_location_schedule(location_id: str, who: CurrentPrincipal,
+                          app: App) -> dict[str, Any]:
+    """A location without opening hours is always open (its resources' hours decide)."""
+    found = app.catalog.get_location_schedule(who, location_id)
+    zone = app.catalog.get_location(who, location_id).timezone
+    if found is None:
+        found = Schedule(resource_id="", location_id=location_id, org_id=who.org_id,
+                         timezone=None)
+    return presenters.schedule(found, zone)
 
 
 @router.post("/resources", status_code=201, response_model=ResourceOut)
 def create_resource(body: ResourceIn, who: CurrentPrincipal, app: App) -> dict[str, Any]:
-    fields = ResourceFields(
-        name=body.name, kind=ResourceKind(body.kind), timezone=body.timezone,
-        location_id=body.location_id, capacity=body.capacity, tags=tuple(body.tags),
-        buffer_before_min=body.buffer_before_min, buffer_after_min=body.buffer_after_min,
-        requires_approval=body.requires_approval,
-    )
+    fields = ResourceFields(**{**body.model_dump(), "kind": ResourceKind(body.kind),
+                               "tags": tuple(body.tags)})
     return presenters.resource(app.catalog.create_resource(who, fields))
 
 
@@ -65,11 +131,7 @@ def get_resource(resource_id: str, who: CurrentPrincipal, app: App) -> dict[str,
 @router.patch("/resources/{resource_id}", response_model=ResourceOut)
 def update_resource(resource_id: str, body: ResourcePatch, who: CurrentPrincipal,
                     app: App) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "kind", "timezone", "capacity", "tags", "buffer_before_min",
-                     "buffer_after_min", "requires_approval"):
-        if required in changes and changes[required] is None:
-            del changes[required]  # explicit null on a required field leaves it unchanged
+    changes = _patch(body)
     if "kind" in changes:
         changes["kind"] = ResourceKind(changes["kind"])
     return presenters.resource(app.catalog.update_resource(who, resource_id, changes))
@@ -84,17 +146,7 @@ def delete_resource(resource_id: str, who: CurrentPrincipal, app: App) -> Respon
 @router.put("/resources/{resource_id}/schedule", response_model=ScheduleOut)
 def put_schedule(resource_id: str, body: ScheduleIn, who: CurrentPrincipal,
                  app: App) -> dict[str, Any]:
-    spec = Schedule(
-        resource_id=resource_id, org_id=who.org_id, timezone=body.timezone,
-        weekly=tuple(WeeklyRule(days=tuple(dict.fromkeys(w.days)), start=w.start, end=w.end)
-                     for w in body.weekly),
-        overrides=tuple(
-            DateOverride(day=o.date, closed=o.closed,
-                         hours=tuple((h.start, h.end) for h in o.hours or ()))
-            for o in body.overrides
-        ),
-    )
-    stored = app.catalog.put_schedule(who, spec)
+    stored = app.catalog.put_schedule(who, _schedule(body, who.org_id, resource_id))
     zone = app.catalog.get_resource(who, resource_id).timezone
     return presenters.schedule(stored, zone)
 

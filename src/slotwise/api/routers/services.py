@@ -10,16 +10,40 @@ from slotwise.api.auth import CurrentPrincipal
 from slotwise.api.deps import App
 from slotwise.api.errors import ERROR_RESPONSES
 from slotwise.api.schemas.bookings import AvailabilityOut
-from slotwise.api.schemas.catalog import ServiceIn, ServiceOut, ServicePage
+from slotwise.api.schemas.catalog import (
+    RequirementIn,
+    SequenceRuleIn,
+    ServiceIn,
+    ServiceOut,
+    ServicePage,
+    ServicePatch,
+)
 from slotwise.api.schemas.common import Instant, Zone
 from slotwise.app.catalog import ServiceFields
 from slotwise.app.container import UseCases
 from slotwise.domain.errors import InvalidInput
-from slotwise.domain.model import Price, ResourceKind, ServiceRequirement
+from slotwise.domain.model import Price, ResourceKind, SequenceRule, ServiceRequirement
 
 router = APIRouter(prefix="/v1", tags=["services"], responses=ERROR_RESPONSES)
 
 MAX_WINDOW = timedelta(days=62)
+
+
+def _requirements(body: list[RequirementIn]) -> tuple[ServiceRequirement, ...]:
+    return tuple(
+        ServiceRequirement(
+            kind=ResourceKind(r.kind), count=r.count,
+            resource_ids=tuple(dict.fromkeys(r.resource_ids))
+            if r.resource_ids is not None else None,
+            tags=tuple(dict.fromkeys(r.tags)), min_capacity=r.min_capacity,
+            optional=r.optional, mode=r.mode, weights=tuple(sorted(r.weights.items())),
+        )
+        for r in body
+    )
+
+
+def _sequence_rules(body: list[SequenceRuleIn]) -> tuple[SequenceRule, ...]:
+    return tuple(SequenceRule(r.service_id, r.within_min, r.direction) for r in body)
 
 
 @router.post("/services", status_code=201, response_model=ServiceOut)
@@ -30,17 +54,32 @@ def create_service(body: ServiceIn, who: CurrentPrincipal, app: App) -> dict[str
         min_notice_min=body.min_notice_min, max_advance_days=body.max_advance_days,
         capacity=body.capacity,
         price=Price(body.price.amount, body.price.currency) if body.price else None,
-        requirements=tuple(
-            ServiceRequirement(
-                kind=ResourceKind(r.kind), count=r.count,
-                resource_ids=tuple(dict.fromkeys(r.resource_ids))
-                if r.resource_ids is not None else None,
-                tags=tuple(dict.fromkeys(r.tags)), min_capacity=r.min_capacity,
-            )
-            for r in body.requirements
-        ),
+        requirements=_requirements(body.requirements),
+        requires_approval=body.requires_approval, max_per_day=body.max_per_day,
+        max_per_week=body.max_per_week, sequence_rules=_sequence_rules(body.sequence_rules),
     )
     return presenters.service(app.catalog.create_service(who, fields))
+
+
+_SERVICE_NOT_NULL = ("name", "slug", "duration_min", "step_min", "buffer_before_min",
+                     "buffer_after_min", "min_notice_min", "max_advance_days", "capacity",
+                     "requirements", "requires_approval", "sequence_rules")
+
+
+@router.patch("/services/{service_id}", response_model=ServiceOut)
+def update_service(service_id: str, body: ServicePatch, who: CurrentPrincipal,
+                   app: App) -> dict[str, Any]:
+    """Change some fields. An explicit null on a required field leaves it unchanged; on
+    `price` or a limit it removes it. Existing bookings keep their times and resources."""
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()
+               if not (k in _SERVICE_NOT_NULL and v is None)}
+    if "requirements" in changes:
+        changes["requirements"] = _requirements(body.requirements or [])
+    if "sequence_rules" in changes:
+        changes["sequence_rules"] = _sequence_rules(body.sequence_rules or [])
+    if "price" in changes:
+        changes["price"] = Price(body.price.amount, body.price.currency) if body.price else None
+    return presenters.service(app.catalog.update_service(who, service_id, changes))
 
 
 @router.get("/services", response_model=ServicePage)

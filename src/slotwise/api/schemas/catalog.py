@@ -11,19 +11,50 @@ Kind = Literal["practitioner", "room", "equipment", "virtual"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WallTime = Annotated[str, Field(pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$",
                                 examples=["09:00", "24:00"])]
-Minutes = Annotated[int, Field(ge=0, le=24 * 60)]
+Minutes = Annotated[int, Field(ge=0, le=24 * 60, description="at most a day")]
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
+Notice = Annotated[int, Field(ge=0, le=365 * 24 * 60, description="minutes")]
+Horizon = Annotated[int, Field(ge=1, le=3650, description="days")]
+PerDay = Annotated[int, Field(ge=1, le=1000, description="bookings per local day (≥ 1)")]
+PerWeek = Annotated[int, Field(ge=1, le=7000,
+                               description="bookings per local Monday-based week (≥ 1)")]
 
 
 class LocationIn(Body):
     name: Name
     timezone: Zone
+    buffer_before_min: Minutes = 0
+    buffer_after_min: Minutes = 0
+    requires_approval: bool = False
+    min_notice_min: Notice | None = None
+    max_advance_days: Horizon | None = None
+    max_per_day: PerDay | None = None
+    max_per_week: PerWeek | None = None
+
+
+class LocationPatch(Body):
+    name: Name | None = None
+    timezone: Zone | None = None
+    buffer_before_min: Minutes | None = None
+    buffer_after_min: Minutes | None = None
+    requires_approval: bool | None = None
+    min_notice_min: Notice | None = None
+    max_advance_days: Horizon | None = None
+    max_per_day: PerDay | None = None
+    max_per_week: PerWeek | None = None
 
 
 class LocationOut(BaseModel):
     id: str
     name: str
     timezone: str
+    buffer_before_min: int = 0
+    buffer_after_min: int = 0
+    requires_approval: bool = False
+    min_notice_min: int | None = None
+    max_advance_days: int | None = None
+    max_per_day: int | None = None
+    max_per_week: int | None = None
 
 
 class ResourceIn(Body):
@@ -36,6 +67,10 @@ class ResourceIn(Body):
     buffer_before_min: Minutes = 0
     buffer_after_min: Minutes = 0
     requires_approval: bool = False
+    min_notice_min: Notice | None = None
+    max_advance_days: Horizon | None = None
+    max_per_day: PerDay | None = None
+    max_per_week: PerWeek | None = None
 
 
 class ResourcePatch(Body):
@@ -48,6 +83,10 @@ class ResourcePatch(Body):
     buffer_before_min: Minutes | None = None
     buffer_after_min: Minutes | None = None
     requires_approval: bool | None = None
+    min_notice_min: Notice | None = None
+    max_advance_days: Horizon | None = None
+    max_per_day: PerDay | None = None
+    max_per_week: PerWeek | None = None
 
 
 class ResourceOut(BaseModel):
@@ -61,6 +100,10 @@ class ResourceOut(BaseModel):
     buffer_before_min: int
     buffer_after_min: int
     requires_approval: bool
+    min_notice_min: int | None = None
+    max_advance_days: int | None = None
+    max_per_day: int | None = None
+    max_per_week: int | None = None
     created_at: Instant
 
 
@@ -93,6 +136,10 @@ class ScheduleIn(Body):
     timezone: Zone | None = None
     weekly: list[WeeklyIn] = Field(default_factory=list, max_length=200)
     overrides: list[OverrideIn] = Field(default_factory=list, max_length=2000)
+    breaks: list[WeeklyIn] = Field(
+        default_factory=list, max_length=200,
+        description="closed times inside the day, on every date of their weekdays (override "
+                    "dates included)")
 
 
 class ScheduleOut(BaseModel):
@@ -100,6 +147,15 @@ class ScheduleOut(BaseModel):
     timezone: str
     weekly: list[dict[str, object]]
     overrides: list[dict[str, object]]
+    breaks: list[dict[str, object]] = Field(default_factory=list)
+
+
+class LocationScheduleOut(BaseModel):
+    location_id: str
+    timezone: str
+    weekly: list[dict[str, object]]
+    overrides: list[dict[str, object]]
+    breaks: list[dict[str, object]]
 
 
 class BlockIn(Body):
@@ -130,6 +186,30 @@ class RequirementIn(Body):
     resource_ids: list[str] | None = Field(default=None, max_length=500)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     min_capacity: int = Field(default=1, ge=1)
+    optional: bool = Field(default=False,
+                           description="filled when free at the start; never removes a slot")
+    mode: Literal["any", "all"] = Field(
+        default="any", description='"any": count of the pool; "all": every resource of the '
+                                   "pool at once (collective)")
+    weights: dict[str, Annotated[int, Field(ge=-100, le=100)]] = Field(
+        default_factory=dict, max_length=500,
+        description="preference per resource id (higher first; default 0); ties go to the "
+                    "least booked in the week, then by id")
+
+
+class SequenceRuleIn(Body):
+    service_id: str
+    within_min: int = Field(ge=1, le=7 * 24 * 60)
+    direction: Literal["after", "before", "either"] = Field(
+        default="either", description='"after": this service may not follow the other\'s '
+                                      'booking within the gap; "before": may not precede it; '
+                                      '"either": neither')
+
+
+class SequenceRuleOut(BaseModel):
+    service_id: str
+    within_min: int
+    direction: str
 
 
 class PriceIn(Body):
@@ -149,6 +229,28 @@ class ServiceIn(Body):
     capacity: int = Field(default=1, ge=1, le=10_000)
     price: PriceIn | None = None
     requirements: list[RequirementIn] = Field(min_length=1, max_length=20)
+    requires_approval: bool = False
+    max_per_day: PerDay | None = None
+    max_per_week: PerWeek | None = None
+    sequence_rules: list[SequenceRuleIn] = Field(default_factory=list, max_length=20)
+
+
+class ServicePatch(Body):
+    name: Name | None = None
+    slug: Slug | None = None
+    duration_min: int | None = Field(default=None, ge=1, le=24 * 60)
+    step_min: int | None = Field(default=None, ge=1, le=24 * 60)
+    buffer_before_min: Minutes | None = None
+    buffer_after_min: Minutes | None = None
+    min_notice_min: int | None = Field(default=None, ge=0, le=365 * 24 * 60)
+    max_advance_days: int | None = Field(default=None, ge=1, le=3650)
+    capacity: int | None = Field(default=None, ge=1, le=10_000)
+    price: PriceIn | None = None
+    requirements: list[RequirementIn] | None = Field(default=None, min_length=1, max_length=20)
+    requires_approval: bool | None = None
+    max_per_day: PerDay | None = None
+    max_per_week: PerWeek | None = None
+    sequence_rules: list[SequenceRuleIn] | None = Field(default=None, max_length=20)
 
 
 class RequirementOut(BaseModel):
@@ -157,6 +259,9 @@ class RequirementOut(BaseModel):
     resource_ids: list[str] | None
     tags: list[str]
     min_capacity: int
+    optional: bool = False
+    mode: str = "any"
+    weights: dict[str, int] = Field(default_factory=dict)
 
 
 class PriceOut(BaseModel):
@@ -177,11 +282,20 @@ class ServiceOut(BaseModel):
     capacity: int
     price: PriceOut | None
     requirements: list[RequirementOut]
+    requires_approval: bool = False
+    max_per_day: int | None = None
+    max_per_week: int | None = None
+    sequence_rules: list[SequenceRuleOut] = Field(default_factory=list)
     created_at: Instant
 
 
 class ResourcePage(BaseModel):
     items: list[ResourceOut]
+    next_cursor: str | None
+
+
+class LocationPage(BaseModel):
+    items: list[LocationOut]
     next_cursor: str | None
 
 
