@@ -59,7 +59,10 @@ def slot_request_with_rules(
     pooled = sorted({rid for role in roles for rid in role.resource_ids})
     by_id = {r.id: r for r in resources if r.id in pooled}
     locations = locations_of(uow, service.org_id, by_id.values())
-    location_hours = uow.locations.schedules(service.org_id, sorted(locations))
+    location_hours = {
+        lid: to_engine_schedule(hours, hours.timezone or locations[lid].timezone)
+        for lid, hours in uow.locations.schedules(service.org_id, sorted(locations)).items()
+    }
     own = {rid: own_buffers(r, locations.get(r.location_id or "")) for rid, r in by_id.items()}
     duration = timedelta(minutes=service.duration_min)
     reach_before = max([timedelta(minutes=service.buffer_before_min),
@@ -87,7 +90,7 @@ def slot_request_with_rules(
     schedules = uow.schedules.many(service.org_id, pooled)
     calendars = {}
     for rid, r in by_id.items():
-        hours = location_hours.get(r.location_id or "")
+        opening = location_hours.get(r.location_id or "")
         calendars[rid] = ResourceCalendar(
             resource_id=rid,
             schedule=(to_engine_schedule(schedules[rid], schedule_zone(schedules[rid], r))
@@ -95,9 +98,7 @@ def slot_request_with_rules(
             busy=tuple(busy[rid]),
             buffer_before=own[rid][0],
             buffer_after=own[rid][1],
-            within=(to_engine_schedule(hours, hours.timezone or locations[hours.location_id
-                                                                         or ""].timezone),)
-            if hours is not None else (),
+            within=(opening,) if opening is not None else (),
             excluded=tuple(excluded[rid]),
         )
     roles = preference_order(uow, service, roles, org_zone, span)
