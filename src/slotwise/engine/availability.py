@@ -60,11 +60,14 @@ _ZERO = timedelta(0)
 @dataclass(frozen=True, slots=True)
 class Busy:
     """Time a resource cannot be booked, already widened by its owner's buffers.
-    ``reason`` is ``booking``, ``block``, ``hold`` or another label; ``ref`` names the source."""
+    ``reason`` is ``booking``, ``block``, ``hold`` or another label; ``ref`` names the source;
+    ``core``, when known, is the booked range before the buffers widened it (``explain`` tells
+    a clash with a booking from one with its buffers by it)."""
 
     range: TimeRange
     reason: str
     ref: str | None = None
+    core: TimeRange | None = None
 
 
 @dataclass(frozen=True, slots=True)
