@@ -17,7 +17,7 @@ from slotwise.app.rules import (
 )
 from slotwise.app.scheduling import profile, requirements, schedule_zone, to_engine_schedule
 from slotwise.domain.errors import NotFound, SlotRef
-from slotwise.domain.model import Resource, Service
+from slotwise.domain.model import Allocation, Resource, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from slotwise.engine.availability import (
     Busy,
@@ -75,7 +75,7 @@ def slot_request_with_rules(
         if allocation.booking_id not in exclude.booking_ids:
             busy[allocation.resource_id].append(Busy(
                 TimeRange(allocation.blocked_start, allocation.blocked_end), "booking",
-                allocation.booking_id))
+                allocation.booking_id, booked_range(allocation)))
     for block in uow.blocks.overlapping(service.org_id, pooled, lo, hi):
         busy[block.resource_id].append(Busy(TimeRange(block.start, block.end), "block", block.id))
     for hold in uow.holds.live(service.org_id, pooled, lo, hi, now):
@@ -110,6 +110,13 @@ def slot_request_with_rules(
         min_notice=timedelta(minutes=service.min_notice_min),
         max_advance=timedelta(days=service.max_advance_days), must_include=must_include,
     ), rules
+
+
+def booked_range(allocation: Allocation) -> TimeRange | None:
+    """The booking's own range on an allocation, when the repository loaded it."""
+    if allocation.booked_start is None or allocation.booked_end is None:
+        return None
+    return TimeRange(allocation.booked_start, allocation.booked_end)
 
 
 def preference_order(uow: UnitOfWork, service: Service, roles: tuple[RolePool, ...],

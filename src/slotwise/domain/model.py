@@ -230,7 +230,8 @@ class Customer:
 
 @dataclass(frozen=True, slots=True)
 class Allocation:
-    """One resource taken by one booking; `blocked_*` is the booked range widened by buffers."""
+    """One resource taken by one booking; `blocked_*` is the booked range widened by buffers,
+    `booked_*` the booking's own range (when the query loaded it)."""
 
     id: str
     org_id: str
@@ -239,6 +240,8 @@ class Allocation:
     blocked_start: datetime
     blocked_end: datetime
     active: bool = True
+    booked_start: datetime | None = None
+    booked_end: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import and_, delete, insert, or_, select, update
@@ -116,14 +117,16 @@ class SqlBookings:
 
     def busy(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
              ) -> builtins.list[Allocation]:
-        query = (select(allocations)
+        query = (select(allocations, bookings.c.start_at, bookings.c.end_at)
+                 .join(bookings, bookings.c.id == allocations.c.booking_id)
                  .where(allocations.c.org_id == org_id,
                         allocations.c.resource_id.in_(resource_ids),
                         allocations.c.active.is_(True),
                         allocations.c.blocked_start < epoch(end),
                         allocations.c.blocked_end > epoch(start))
                  .order_by(allocations.c.blocked_start))
-        return [_allocation(row) for row in self._c.execute(query).mappings()]
+        return [replace(_allocation(row), booked_start=row["start_at"], booked_end=row["end_at"])
+                for row in self._c.execute(query).mappings()]
 
     def booked(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
                ) -> builtins.list[BookedTime]:
