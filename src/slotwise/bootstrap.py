@@ -17,9 +17,11 @@ from slotwise.app.bookings import BookSlot
 from slotwise.app.catalog import Catalog
 from slotwise.app.clock import FrozenClock, SystemClock
 from slotwise.app.container import UseCases
+from slotwise.app.explain import ExplainAvailability
 from slotwise.app.holds import PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.manage import ApproveBooking, CancelBooking, ReadBookings, RescheduleBooking
+from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.domain.ports import Clock
 from slotwise.integrations.passwords import Argon2Hasher
 from slotwise.settings import Settings
@@ -91,6 +93,8 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
                           timedelta(seconds=settings.session_lifetime_s)),
         catalog=Catalog(uow, clock),
         search=search,
+        explain=ExplainAvailability(uow, clock),
+        preview_recurrence=PreviewRecurrence(uow, clock),
         place_hold=PlaceHold(uow, clock, search, settings.hold_ttl_s),
         release_hold=ReleaseHold(uow, clock),
         book=BookSlot(uow, clock, search),

@@ -7,7 +7,16 @@ from fastapi.openapi.utils import get_openapi
 
 from slotwise.api import errors, middleware
 from slotwise.api.metrics import Metrics
-from slotwise.api.routers import accounts, bookings, ops, public, resources, services
+from slotwise.api.routers import (
+    accounts,
+    bookings,
+    explain,
+    ops,
+    public,
+    recurrence,
+    resources,
+    services,
+)
 from slotwise.api.schemas.common import Problem, SlotProblem
 from slotwise.app.container import UseCases
 
@@ -26,6 +35,8 @@ def create_app(use_cases: UseCases) -> FastAPI:
     app.middleware("http")(middleware.idempotency)
     app.middleware("http")(middleware.observe)
     for module in (ops, accounts, resources, services, bookings, public):
+        app.include_router(module.router)
+    for module in (explain, recurrence):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

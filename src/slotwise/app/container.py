@@ -9,9 +9,11 @@ from slotwise.app.accounts import Accounts
 from slotwise.app.availability import SearchAvailability
 from slotwise.app.bookings import BookSlot
 from slotwise.app.catalog import Catalog
+from slotwise.app.explain import ExplainAvailability
 from slotwise.app.holds import PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.manage import ApproveBooking, CancelBooking, ReadBookings, RescheduleBooking
+from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.domain.ports import Clock
 
 HealthCheck = Callable[[], "str | None"]
@@ -23,6 +25,8 @@ class UseCases:
     accounts: Accounts
     catalog: Catalog
     search: SearchAvailability
+    explain: ExplainAvailability
+    preview_recurrence: PreviewRecurrence
     place_hold: PlaceHold
     release_hold: ReleaseHold
     book: BookSlot
