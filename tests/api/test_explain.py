@@ -267,3 +267,63 @@ def test_any_role_of_the_organisation_may_ask_and_no_one_else(client: TestClient
     assert client.get(path, params=params).status_code == 401
     other = signup(client, timezone="UTC")
     assert other.get(path, params=params).status_code == 404
+
+
+def test_a_full_day_limit_is_named_with_its_label(client: TestClient) -> None:
+    org, ada, svc = ada_and_service(client, max_per_day=1)
+    book(org, svc["id"], f"{TUE}T09:00:00Z")
+    limit = only(explain(org, svc["id"], f"{TUE}T14:00:00Z"), "limit")
+    assert limit["resource_id"] == ada["id"] and limit["label"] == "service day limit 1"
+    assert (limit["start"], limit["end"]) == (f"{TUE}T00:00:00Z", "2027-03-03T00:00:00Z")
+    assert limit["message"].startswith("Dr Ada has reached its service day limit 1")
+    assert explain(org, svc["id"], "2027-03-03T14:00:00Z")["offered"] is True
+
+
+def test_a_sequence_rule_names_the_booking_it_keeps_away_from(client: TestClient) -> None:
+    org, _, surgery = ada_and_service(client)
+    checkup = service(org, name="Check-up", duration_min=60, sequence_rules=[
+        {"service_id": surgery["id"], "within_min": 120, "direction": "after"}])
+    operated = book(org, surgery["id"], f"{TUE}T09:00:00Z")
+    rule = only(explain(org, checkup["id"], f"{TUE}T11:00:00Z"), "rule")
+    assert rule["label"] == operated["id"] and operated["id"] in rule["message"]
+    assert explain(org, checkup["id"], f"{TUE}T12:00:00Z")["offered"] is True
+
+
+def test_a_resources_own_notice_is_its_own_reason(client: TestClient) -> None:
+    org = signup(client, timezone="UTC")
+    ada = resource(org, name="Dr Ada", min_notice_min=48 * 60)
+    svc = service(org, duration_min=60)
+    notice = only(explain(org, svc["id"], f"{TUE}T10:00:00Z"), "notice")
+    assert notice["resource_id"] == ada["id"] and notice["end"] == "2027-03-03T12:00:00Z"
+    assert notice["earliest"] == "2027-03-03T12:00:00Z"
+    assert notice["message"] == ("Dr Ada needs more notice: the earliest start it takes is "
+                                 "2027-03-03 12:00Z")
+
+
+def test_a_locations_horizon_gives_the_latest_start_it_takes(client: TestClient) -> None:
+    org = signup(client, timezone="UTC")
+    clinic = org.post("/v1/locations", {"name": "Annex", "timezone": "UTC",
+                                        "max_advance_days": 2}).json()
+    resource(org, name="Room 2", kind="room", location_id=clinic["id"])
+    svc = service(org, duration_min=60, requirements=[{"kind": "room"}])
+    horizon = only(explain(org, svc["id"], "2027-03-05T10:00:00Z"), "horizon")
+    assert horizon["latest"] == "2027-03-03T12:00:00Z"
+    assert horizon["message"].endswith("the latest start it takes is 2027-03-03 12:00Z")
+
+
+def test_location_hours_are_told_apart_from_the_resources_own(client: TestClient) -> None:
+    org = signup(client, timezone="UTC")
+    clinic = org.post("/v1/locations", {"name": "Main Street", "timezone": "UTC"}).json()
+    assert org.put(f"/v1/locations/{clinic['id']}/schedule", {"weekly": [
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "12:00", "end": "17:00"}]}
+                   ).status_code == 200
+    room = resource(org, name="Room 2", kind="room", location_id=clinic["id"])
+    svc = service(org, duration_min=60, requirements=[{"kind": "room"}])
+    closed = only(explain(org, svc["id"], f"{TUE}T10:00:00Z"), "closed")
+    assert closed["resource_id"] == room["id"] and closed["scope"] == "location"
+    assert closed["message"] == ("outside the opening hours of Main Street, Room 2's location "
+                                 "(closed then)")
+    both = explain(org, svc["id"], f"{TUE}T18:00:00Z")
+    assert [r.get("scope") for r in both["reasons"] if r["code"] == "closed"] == [
+        "resource", "location"]
+    assert explain(org, svc["id"], f"{TUE}T12:00:00Z")["offered"] is True

@@ -272,6 +272,22 @@ def test_an_off_grid_occurrence_is_refused_by_rule(client: TestClient) -> None:
         {"start": "2027-03-02T10:30:00Z", "end": "2027-03-02T11:30:00Z", "reason": "rule"}]
 
 
+def test_limits_and_sequence_rules_are_conflicts_of_their_own(client: TestClient) -> None:
+    org = signup(client, timezone="UTC")
+    resource(org)
+    surgery = service(org, name="Surgery", duration_min=60, max_per_day=1)
+    checkup = service(org, name="Check-up", duration_min=60, sequence_rules=[
+        {"service_id": surgery["id"], "within_min": 120, "direction": "after"}])
+    book(org, surgery["id"], "2027-03-02T09:00:00Z")
+    body = {"dtstart": "2027-03-02T11:00:00", "timezone": "UTC", "rrule": "FREQ=DAILY;COUNT=2"}
+    limited = preview(org, **body, service_id=surgery["id"])["occurrences"]
+    assert [c["reason"] for c in limited[0]["conflicts"]] == ["limit"]
+    assert limited[0]["conflicts"][0]["start"] == "2027-03-02T00:00:00Z"
+    ruled = preview(org, **body, service_id=checkup["id"])["occurrences"]
+    assert [c["reason"] for c in ruled[0]["conflicts"]] == ["rule"]
+    assert [o["available"] for o in limited + ruled] == [False, True, False, True]
+
+
 def test_resource_ids_limit_the_pools_as_a_booking_does(client: TestClient) -> None:
     org = signup(client, timezone="UTC")
     ada = resource(org, name="Dr Ada")

@@ -26,6 +26,7 @@ from slotwise.engine.explain import (
     reasons_against,
 )
 from slotwise.engine.intervals import TimeRange
+from slotwise.engine.rules import notice_exclusions
 from slotwise.testing.engine_builders import (
     at_utc,
     busy,
@@ -178,6 +179,21 @@ def test_notice_and_horizon_give_the_allowed_bound_and_every_other_reason_too():
     found = explain(far, at("12:00"))
     assert codes(found) == [("horizon", None, None)]
     assert found.reasons[0].bound == at_utc("2027-01-03 00:00")
+
+
+def test_a_resources_own_notice_and_horizon_give_their_real_bound_past_a_short_span():
+    now = at("08:00")
+    span = utc_range(f"{MONDAY} 10:00", f"{MONDAY} 11:00")  # what a one-start search loads
+    notice = calendar(resource_id="ada", schedule=nine_to_five(), excluded=notice_exclusions(
+        now, timedelta(hours=30), timedelta(days=365), span))
+    found = explain(slot_request(calendars=[notice], roles=[role("ada")], now=now,
+                                 duration_min=60), at("10:00"))
+    assert [(r.code, r.bound) for r in own(found)] == [(Code.NOTICE, at_utc("2027-01-05 14:00"))]
+    horizon = calendar(resource_id="ada", schedule=nine_to_five(), excluded=notice_exclusions(
+        now - timedelta(days=3), timedelta(0), timedelta(days=1), span))
+    found = explain(slot_request(calendars=[horizon], roles=[role("ada")], now=now,
+                                 duration_min=60), at("10:00"))
+    assert [(r.code, r.bound) for r in own(found)] == [(Code.HORIZON, at_utc("2027-01-02 08:00"))]
 
 
 def test_a_role_with_too_few_free_resources_names_each_busy_one():

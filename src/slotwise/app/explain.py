@@ -142,9 +142,11 @@ class _Names:
                 bound = _when(r.bound) if r.bound is not None else "sooner"
                 return f"too far ahead: the latest bookable start is {bound}"
             case Code.NOTICE:
-                return f"{name} needs more notice: starts{where} are not bookable"
+                bound = f": the earliest start it takes is {_when(r.bound)}" if r.bound else ""
+                return f"{name} needs more notice{bound}"
             case Code.HORIZON:
-                return f"{name} cannot be booked this far ahead: starts{where} are not bookable"
+                bound = f": the latest start it takes is {_when(r.bound)}" if r.bound else ""
+                return f"{name} cannot be booked this far ahead{bound}"
             case Code.CLOSED if r.source == "location":
                 resource = self.resources.get(r.resource_id or "")
                 location = self.locations.get(resource.location_id or "") if resource else None

@@ -13,7 +13,8 @@ it is not:
   and only the buffers of either side overlap; ``block``; ``hold``; any other label as given),
   ``ref`` its id, ``range`` what is in the way (a booking's own range, else the busy range) —;
   and one reason per excluded start range holding ``t``, coded by its reason (``limit``,
-  ``notice``, ``horizon``; anything else is ``rule``), with the label in ``ref``;
+  ``notice``, ``horizon``; anything else is ``rule``), with the label in ``ref`` (and for
+  ``notice``/``horizon`` the ``bound`` its range implies: its end, or just before its start);
 - for the roles: ``unfilled`` when fewer than ``count`` of a role's pool are free
   (``candidates`` are the free ones); ``allocation`` when every role has enough free candidates
   but no choice of distinct resources fills them all at once (``roles`` is a smallest set of
@@ -345,8 +346,10 @@ def _resource_state(request: SlotRequest, rid: str, t: datetime) -> _State:
     reasons.extend(_busy_reason(rid, b, slot) for b in in_way)
     for rule in sorted((e for e in calendar.excluded if e.range.start <= t < e.range.end),
                        key=_busy_order):
-        reasons.append(Reason(_EXCLUDED_CODES.get(rule.reason, Code.RULE), resource_id=rid,
-                              range=rule.range, source=rule.reason, ref=rule.ref))
+        code = _EXCLUDED_CODES.get(rule.reason, Code.RULE)
+        bound = {Code.NOTICE: rule.range.end, Code.HORIZON: rule.range.start - _TICK}.get(code)
+        reasons.append(Reason(code, resource_id=rid, range=rule.range, source=rule.reason,
+                              ref=rule.ref, bound=bound))
     if home is None:
         return _State(tuple(reasons), None)
     return _State(tuple(reasons), home.anchors[bisect_right(home.anchors, t) - 1])

@@ -142,12 +142,14 @@ def notice_exclusions(
     now: datetime, min_notice: timedelta, max_advance: timedelta, span: TimeRange
 ) -> list[Busy]:
     """Starts in ``span`` earlier than ``now + min_notice`` (``notice``) or later than
-    ``now + max_advance`` (``horizon``; that instant itself is still allowed)."""
+    ``now + max_advance`` (``horizon``; that instant itself is still allowed). Each range
+    reaches its bound even beyond ``span`` — a notice range ends at the earliest allowed
+    start, a horizon range begins just after the latest — so ``explain`` can tell it."""
     out: list[Busy] = []
     earliest = now + min_notice
     latest = now + max_advance + _TICK
     if span.start < earliest:
-        out.append(Busy(TimeRange(span.start, min(earliest, span.end)), "notice"))
+        out.append(Busy(TimeRange(span.start, earliest), "notice"))
     if span.end > latest:
-        out.append(Busy(TimeRange(max(latest, span.start), span.end), "horizon"))
-    return [b for b in out if b.range.start < b.range.end]
+        out.append(Busy(TimeRange(latest, span.end), "horizon"))
+    return out

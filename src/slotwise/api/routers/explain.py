@@ -45,9 +45,9 @@ def reason(explained: Explained) -> dict[str, Any]:
         out["label"] = r.ref
     if r.range is not None and r.code is not Code.CLOSED:
         out["start"], out["end"] = r.range.start, r.range.end
-    if r.code is Code.NOTICE and r.resource_id is None:
+    if r.code is Code.NOTICE:
         out["earliest"] = r.bound
-    if r.code is Code.HORIZON and r.resource_id is None:
+    if r.code is Code.HORIZON:
         out["latest"] = r.bound
     if r.code is Code.UNFILLED:
         out["needed"] = r.needed
