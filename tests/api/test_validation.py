@@ -139,3 +139,16 @@ def test_unknown_ids_are_404_not_422(org: Org) -> None:
             {"kind": "room", "resource_ids": ["res_unknown"]}]}),
     ):
         assert answer.status_code == 404, (answer.request.url, answer.text)
+
+
+def test_starts_at_the_ends_of_the_calendar_are_409_with_alternatives_never_500(
+        client: TestClient) -> None:
+    org = signup(client, timezone="UTC")
+    resource(org)
+    svc = service(org)
+    for start in ["9999-12-31T10:00:00Z", "0001-01-01T10:00:00Z"]:
+        booking = org.post("/v1/bookings", {"service_id": svc["id"], "start": start,
+                                            "customer": {"name": "A", "email": "a@example.com"}})
+        assert booking.status_code == 409, booking.text
+        assert booking.json()["alternatives"]
+        assert org.post("/v1/holds", {"service_id": svc["id"], "start": start}).status_code == 409

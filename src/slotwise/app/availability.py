@@ -191,8 +191,12 @@ class SearchAvailability:
                      exclude: Exclude = Exclude()) -> list[SlotRef]:
         """The offered starts nearest to `near`, for a 409 answer."""
         search = timedelta(days=14)
+        now = self._clock.now()
+        # Every offered start lies in [now, horizon]: the ones nearest a start outside it are
+        # the ones nearest its edge (and a start at the calendar's end cannot overflow).
+        near = min(max(near, now), now + timedelta(days=service.max_advance_days))
         with self._uow() as uow:
-            request = slot_request(uow, service, self._clock.now(),
+            request = slot_request(uow, service, now,
                                    TimeRange(near - search, near + search),
                                    restrict_to=restrict_to, exclude=exclude)
         slots = nearest_slots(request, near, ALTERNATIVES, search)
