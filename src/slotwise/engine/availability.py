@@ -28,11 +28,12 @@ the minutes in the window.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Protocol
 
 from slotwise.engine.allocation import fill_roles
 from slotwise.engine.intervals import TimeRange, as_utc, intersect, merge, subtract
@@ -286,66 +287,276 @@ def _offered(request: SlotRequest, span: TimeRange) -> Iterator[Slot]:
     ids = list(dict.fromkeys(r for role in request.roles for r in role.resource_ids))
     if request.must_include is not None and request.must_include not in ids:
         return
-    runs: dict[str, list[_Run]] = {}
+    # The sweep: every run of every resource becomes events (its start with its anchor there,
+    # each anchor inside it, its end), grouped by instant and visited once in order. Between
+    # two consecutive instants — an elementary segment — the set of feasible resources and
+    # their anchors is constant and kept up to date incrementally, so a segment costs what
+    # changed at its start plus its distinct anchors, never a pass over every resource.
+    starts: dict[datetime, list[tuple[str, datetime]]] = {}
+    ends: dict[datetime, list[str]] = {}
     for rid in ids:
         calendar = request.calendars.get(rid)
-        found = [] if calendar is None else _feasible_runs(request, calendar, span)
-        if found:
-            runs[rid] = found
-    edges = {span.start, span.end}
-    for found in runs.values():
-        for run in found:
-            edges.update((run.starts.start, run.starts.end))
-            edges.update(a for a in run.anchors if run.starts.start < a < run.starts.end)
-    cursor = dict.fromkeys(runs, 0)
-    choices: dict[tuple[frozenset[str], frozenset[str]], tuple[str, ...] | None] = {}
-    bounds = sorted(e for e in edges if span.start <= e <= span.end)
-    for seg_start, seg_end in pairwise(bounds):
-        anchor_of = _anchors_at(runs, cursor, seg_start)
-        if not anchor_of or (
-            request.must_include is not None and request.must_include not in anchor_of
-        ):
+        if calendar is None:
             continue
+        for run in _feasible_runs(request, calendar, span):
+            lo, hi = run.starts.start, run.starts.end
+            anchors = run.anchors
+            i = bisect_right(anchors, lo) - 1
+            starts.setdefault(lo, []).append((rid, anchors[i]))
+            for anchor in anchors[i + 1:]:
+                if anchor >= hi:
+                    break
+                starts.setdefault(anchor, []).append((rid, anchor))
+            ends.setdefault(hi, []).append(rid)
+    if not starts:
+        return
+    chooser: _Chooser = (_FirstPerRole(request.roles, request.must_include)
+                         if _first_per_role_applies(request.roles)
+                         else _Matching(request.roles, request.must_include))
+    active: dict[str, datetime] = {}  # feasible resource -> its anchor a_r
+    members: dict[datetime, int] = {}  # anchor -> how many feasible resources have it
+    anchors_now: list[datetime] = []  # the distinct anchors of `members`, ascending
+    step, duration = request.step, request.duration
+    times = sorted(starts.keys() | ends.keys())
+    for seg_start, seg_end in pairwise(times):
+        # Ends first: a run of a resource may end where its next run starts.
+        for rid in ends.get(seg_start, ()):
+            _leave(rid, active.pop(rid), members, anchors_now, chooser)
+        for rid, anchor in starts.get(seg_start, ()):
+            old = active.get(rid)
+            if old is not None:
+                _leave(rid, old, members, anchors_now, chooser)
+            active[rid] = anchor
+            if anchor in members:
+                members[anchor] += 1
+            else:
+                members[anchor] = 1
+                insort(anchors_now, anchor)
+            chooser.add(rid, anchor)
+        if not anchors_now:
+            continue
+        if len(anchors_now) == 1:  # the common case: one grid, every feasible resource on it
+            anchor = anchors_now[0]
+            t = anchor - ((anchor - seg_start) // step) * step  # the first grid point >= start
+            if t >= seg_end:
+                continue
+            chosen = chooser.choose_one(anchor, active)
+            if chosen is None:
+                continue
+            while t < seg_end:
+                yield Slot(t, t + duration, chosen)
+                t += step
+            continue
+        # The first grid point in the segment of each anchor's grid (None: no point in it).
+        firsts: list[datetime | None] = []
+        wanted = False
+        for anchor in anchors_now:
+            first = anchor - ((anchor - seg_start) // step) * step
+            if first < seg_end:
+                firsts.append(first)
+                wanted = True
+            else:
+                firsts.append(None)
+        if not wanted:
+            continue
+        choices = chooser.choose(anchors_now, firsts, active)
         taken: dict[datetime, Slot] = {}
         # Ascending anchors: a start on the grid of several anchors keeps the choice of the
         # smallest one, the same choice slot_at finds.
-        for anchor in sorted(set(anchor_of.values())):
-            first = anchor + _ceil_div(seg_start - anchor, request.step) * request.step
-            if first >= seg_end:
+        for grid_start, chosen in zip(firsts, choices, strict=True):
+            if grid_start is None or chosen is None:
                 continue
-            key = (
-                frozenset(r for r, a in anchor_of.items() if a <= anchor),
-                frozenset(r for r, a in anchor_of.items() if a == anchor),
-            )
-            if key not in choices:
-                choices[key] = fill_roles(request.roles, key[0], request.must_include, key[1])
-            chosen = choices[key]
-            if chosen is None:
-                continue
-            t = first
+            t = grid_start
             while t < seg_end:
                 if t not in taken:
-                    taken[t] = Slot(t, t + request.duration, chosen)
-                t += request.step
+                    taken[t] = Slot(t, t + duration, chosen)
+                t += step
         yield from (taken[t] for t in sorted(taken))
 
 
-def _anchors_at(
-    runs: Mapping[str, list[_Run]], cursor: dict[str, int], instant: datetime
-) -> dict[str, datetime]:
-    """For each resource feasible at ``instant``, its anchor ``a_r(instant)``. ``instant``
-    must not decrease between calls sharing ``cursor``."""
-    anchor_of: dict[str, datetime] = {}
-    for rid, found in runs.items():
-        i = cursor[rid]
-        while i < len(found) and found[i].starts.end <= instant:
-            i += 1
-        cursor[rid] = i
-        if i < len(found) and found[i].starts.start <= instant:
-            anchors = found[i].anchors
-            anchor_of[rid] = anchors[bisect_right(anchors, instant) - 1]
-    return anchor_of
+def _leave(rid: str, anchor: datetime, members: dict[datetime, int],
+           anchors_now: list[datetime], chooser: _Chooser) -> None:
+    left = members[anchor] - 1
+    if left:
+        members[anchor] = left
+    else:
+        del members[anchor]
+        del anchors_now[bisect_left(anchors_now, anchor)]
+    chooser.remove(rid, anchor)
 
 
-def _ceil_div(a: timedelta, b: timedelta) -> int:
-    return -((-a) // b)
+class _Chooser(Protocol):
+    """Answers ``fill_roles`` for the resources feasible in a segment, anchor by anchor."""
+
+    def add(self, rid: str, anchor: datetime) -> None: ...
+
+    def remove(self, rid: str, anchor: datetime) -> None: ...
+
+    def choose_one(self, anchor: datetime, active: Mapping[str, datetime]
+                   ) -> tuple[str, ...] | None:
+        """``choose`` when every resource of ``active`` has the one anchor ``anchor``."""
+        ...
+
+    def choose(self, anchors: list[datetime], firsts: list[datetime | None],
+               active: Mapping[str, datetime]) -> list[tuple[str, ...] | None]:
+        """For each anchor A of ``anchors`` (ascending) whose ``firsts`` entry is set:
+        ``fill_roles(roles, usable, must_include, tight)`` with ``usable`` the resources of
+        ``active`` anchored at or before A and ``tight`` those anchored at A; else None."""
+        ...
+
+
+class _Matching:
+    """Any roles: the matching itself, cached per (usable, tight) pair."""
+
+    def __init__(self, roles: tuple[RolePool, ...], must_include: str | None) -> None:
+        self._roles = roles
+        self._must = must_include
+        self._cache: dict[tuple[frozenset[str], frozenset[str]], tuple[str, ...] | None] = {}
+
+    def add(self, rid: str, anchor: datetime) -> None:
+        pass
+
+    def remove(self, rid: str, anchor: datetime) -> None:
+        pass
+
+    def choose_one(self, anchor: datetime, active: Mapping[str, datetime]
+                   ) -> tuple[str, ...] | None:
+        if self._must is not None and self._must not in active:
+            return None
+        usable = frozenset(active)
+        key = (usable, usable)
+        if key not in self._cache:
+            self._cache[key] = fill_roles(self._roles, usable, self._must, usable)
+        return self._cache[key]
+
+    def choose(self, anchors: list[datetime], firsts: list[datetime | None],
+               active: Mapping[str, datetime]) -> list[tuple[str, ...] | None]:
+        if self._must is not None and self._must not in active:
+            return [None] * len(anchors)
+        out: list[tuple[str, ...] | None] = []
+        for anchor, first in zip(anchors, firsts, strict=True):
+            if first is None:
+                out.append(None)
+                continue
+            key = (frozenset(r for r, a in active.items() if a <= anchor),
+                   frozenset(r for r, a in active.items() if a == anchor))
+            if key not in self._cache:
+                self._cache[key] = fill_roles(self._roles, key[0], self._must, key[1])
+            out.append(self._cache[key])
+        return out
+
+
+# The fast path below reproduces fill_roles for required roles of count 1 only; a role field
+# it does not know (added later) sends every request through the matching until it learns it.
+_KNOWN_ROLE_FIELDS = frozenset({"count", "resource_ids", "optional"})
+
+
+def _first_per_role_applies(roles: tuple[RolePool, ...]) -> bool:
+    if {f.name for f in fields(RolePool)} != _KNOWN_ROLE_FIELDS:
+        return False
+    seen: set[str] = set()
+    for role in roles:
+        if role.count != 1 or role.optional or type(role) is not RolePool:
+            return False
+        pool = set(role.resource_ids)
+        if pool & seen:
+            return False
+        seen |= pool
+    return True
+
+
+class _FirstPerRole:
+    """Roles of count 1 with disjoint pools, the common case, without a matching.
+
+    Then ``fill_roles(roles, usable, must, tight)`` is: each role takes its first usable
+    resource in pool order (none usable: no answer); a forced resource replaces the holder of
+    its own role, and two forced resources of one role cannot both be placed. With ``must``
+    tight, only ``must`` is forced; otherwise the candidates of ``tight`` are tried in
+    preference order (roles in order, each pool in order) and the first that can be forced
+    beside ``must`` — the first tight resource of the first role that has one, ``must``'s role
+    excepted — is it. So it is enough to know, per role and anchor, the first (in pool order)
+    feasible resource with that anchor: a sorted list of pool positions each.
+    """
+
+    def __init__(self, roles: tuple[RolePool, ...], must_include: str | None) -> None:
+        self._pools = [tuple(dict.fromkeys(role.resource_ids)) for role in roles]
+        self._where = {rid: (i, k) for i, pool in enumerate(self._pools)
+                       for k, rid in enumerate(pool)}
+        self._by_anchor: list[dict[datetime, list[int]]] = [{} for _ in roles]
+        self._must = must_include
+
+    def add(self, rid: str, anchor: datetime) -> None:
+        role, rank = self._where[rid]
+        group = self._by_anchor[role].get(anchor)
+        if group is None:
+            self._by_anchor[role][anchor] = [rank]
+        else:
+            insort(group, rank)
+
+    def remove(self, rid: str, anchor: datetime) -> None:
+        role, rank = self._where[rid]
+        group = self._by_anchor[role][anchor]
+        if len(group) == 1:
+            del self._by_anchor[role][anchor]
+        else:
+            del group[bisect_left(group, rank)]
+
+    def choose_one(self, anchor: datetime, active: Mapping[str, datetime]
+                   ) -> tuple[str, ...] | None:
+        # Every feasible resource is usable and tight: each role takes its first one, and a
+        # forced `must` takes its own role's place.
+        chosen = []
+        for pool, groups in zip(self._pools, self._by_anchor, strict=True):
+            group = groups.get(anchor)
+            if not group:
+                return None
+            chosen.append(pool[group[0]])
+        must = self._must
+        if must is not None:
+            if must not in active:
+                return None
+            role, _ = self._where[must]
+            chosen[role] = must
+        return tuple(chosen)
+
+    def choose(self, anchors: list[datetime], firsts: list[datetime | None],
+               active: Mapping[str, datetime]) -> list[tuple[str, ...] | None]:
+        must = self._must
+        must_role, must_rank, must_anchor = -1, -1, None
+        if must is not None:
+            must_anchor = active.get(must)
+            if must_anchor is None:
+                return [None] * len(anchors)
+            must_role, must_rank = self._where[must]
+        pools, by_anchor = self._pools, self._by_anchor
+        n = len(pools)
+        best: list[int | None] = [None] * n  # first usable position per role so far
+        out: list[tuple[str, ...] | None] = []
+        for anchor, first in zip(anchors, firsts, strict=True):
+            tight: list[int | None] = [None] * n
+            for i in range(n):
+                group = by_anchor[i].get(anchor)
+                if group:
+                    head = group[0]
+                    tight[i] = head
+                    b = best[i]
+                    if b is None or head < b:
+                        best[i] = head
+            if first is None or any(b is None for b in best):
+                out.append(None)
+                continue
+            ranks = list(best)
+            if must_anchor is not None:
+                if must_anchor > anchor:  # `must` is not usable yet
+                    out.append(None)
+                    continue
+                ranks[must_role] = must_rank
+            if must_anchor != anchor:
+                forced = next((i for i in range(n) if tight[i] is not None and i != must_role),
+                              None)
+                if forced is None:
+                    out.append(None)
+                    continue
+                ranks[forced] = tight[forced]
+            out.append(tuple(pools[i][r] for i, r in enumerate(ranks)))  # type: ignore[index]
+        return out
