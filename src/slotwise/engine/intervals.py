@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 
 __all__ = ["TimeRange", "as_utc", "intersect", "merge", "subtract"]
 
 
 def as_utc(value: datetime, what: str = "datetime") -> datetime:
     """The same instant with ``tzinfo=datetime.UTC``; ValueError for a naive datetime."""
+    if value.tzinfo is UTC and value.fold == 0:  # the common case, checked first: it is hot
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
-    if value.tzinfo is UTC and value.fold == 0:
-        return value
     return value.astimezone(UTC).replace(fold=0)
 
 
@@ -38,10 +39,13 @@ class TimeRange:
     def __post_init__(self) -> None:
         # Stored as UTC so that arithmetic is exact: aware datetimes that share a ZoneInfo
         # subtract as wall times, which is wrong across DST.
-        object.__setattr__(self, "start", as_utc(self.start, "start"))
-        object.__setattr__(self, "end", as_utc(self.end, "end"))
-        if self.end < self.start:
-            raise ValueError(f"range ends before it starts: {self.start} .. {self.end}")
+        start, end = self.start, self.end
+        if start.tzinfo is not UTC or end.tzinfo is not UTC or start.fold or end.fold:
+            start, end = as_utc(start, "start"), as_utc(end, "end")
+            object.__setattr__(self, "start", start)
+            object.__setattr__(self, "end", end)
+        if end < start:
+            raise ValueError(f"range ends before it starts: {start} .. {end}")
 
     @property
     def duration(self) -> timedelta:
@@ -65,22 +69,28 @@ class TimeRange:
         return TimeRange(self.start - before, self.end + after)
 
 
+_bounds = attrgetter("start", "end")  # the sort key of TimeRange's own ordering, in C
+
+
 def merge(ranges: Iterable[TimeRange]) -> list[TimeRange]:
     """The union of ``ranges``, normalised: overlapping or touching ranges become one, empty
     ranges vanish."""
     out: list[TimeRange] = []
-    cur_start: datetime | None = None
-    cur_end: datetime | None = None
-    for r in sorted(r for r in ranges if r.start < r.end):
-        if cur_start is not None and cur_end is not None and r.start <= cur_end:
+    items = iter(sorted((r for r in ranges if r.start < r.end), key=_bounds))
+    whole = next(items, None)  # the range being grown while it is still an input range
+    if whole is None:
+        return out
+    cur_start, cur_end = whole.start, whole.end
+    for r in items:
+        if r.start <= cur_end:
             if r.end > cur_end:
                 cur_end = r.end
+                whole = None
             continue
-        if cur_start is not None and cur_end is not None:
-            out.append(TimeRange(cur_start, cur_end))
-        cur_start, cur_end = r.start, r.end
-    if cur_start is not None and cur_end is not None:
-        out.append(TimeRange(cur_start, cur_end))
+        # An input range that absorbed nothing is kept as it is (ranges are immutable).
+        out.append(whole if whole is not None else TimeRange(cur_start, cur_end))
+        whole, cur_start, cur_end = r, r.start, r.end
+    out.append(whole if whole is not None else TimeRange(cur_start, cur_end))
     return out
 
 
@@ -102,7 +112,7 @@ def subtract(base: Sequence[TimeRange], cut: Sequence[TimeRange]) -> list[TimeRa
             cursor = max(cursor, cuts[k].end)
             k += 1
         if cursor < b.end:
-            out.append(TimeRange(cursor, b.end))
+            out.append(b if cursor == b.start else TimeRange(cursor, b.end))
     return out
 
 
@@ -113,11 +123,18 @@ def intersect(a: Sequence[TimeRange], b: Sequence[TimeRange]) -> list[TimeRange]
     out: list[TimeRange] = []
     i = j = 0
     while i < len(left) and j < len(right):
-        lo = max(left[i].start, right[j].start)
-        hi = min(left[i].end, right[j].end)
+        x, y = left[i], right[j]
+        lo = x.start if x.start > y.start else y.start
+        hi = x.end if x.end < y.end else y.end
         if lo < hi:
-            out.append(TimeRange(lo, hi))
-        if left[i].end <= right[j].end:
+            # A piece equal to one of the inputs is that input (ranges are immutable).
+            if lo == x.start and hi == x.end:
+                out.append(x)
+            elif lo == y.start and hi == y.end:
+                out.append(y)
+            else:
+                out.append(TimeRange(lo, hi))
+        if x.end <= y.end:
             i += 1
         else:
             j += 1

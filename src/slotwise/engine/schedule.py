@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from slotwise.engine.intervals import TimeRange, merge, subtract
@@ -121,6 +122,20 @@ def open_windows(schedule: Schedule, span: TimeRange) -> list[OpenWindow]:
     hours — both ends inside one spring-forward gap, or a start moved past the end by a gap —
     open nothing.
     """
+    try:
+        return list(_remembered_windows(schedule, span))
+    except TypeError:  # built with lists instead of tuples, so not hashable: not remembered
+        return _expand_windows(schedule, span)
+
+
+# Expanding hours is the costly part of availability for many resources, and resources share
+# schedules (equal values, hence equal keys): remember the answers. Entries are immutable.
+@lru_cache(maxsize=512)
+def _remembered_windows(schedule: Schedule, span: TimeRange) -> tuple[OpenWindow, ...]:
+    return tuple(_expand_windows(schedule, span))
+
+
+def _expand_windows(schedule: Schedule, span: TimeRange) -> list[OpenWindow]:
     tz = zone(schedule.zone)
     by_date = _override_hours(schedule)
     weekly = tuple((w.days, w.hours) for w in schedule.weekly)
