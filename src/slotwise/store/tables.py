@@ -162,7 +162,8 @@ blocks = Table(
     Column("end_at", Instant, nullable=False),
     Column("title", String(500)),
     Column("created_at", Instant, nullable=False),
-    Index("ix_blocks_resource_range", "resource_id", "start_at", "end_at"),
+    # Busy time in a window: see migration 0003 for why the range's end comes first.
+    Index("ix_blocks_window", "org_id", "resource_id", "end_at", "start_at"),
 )
 
 services = Table(
@@ -272,7 +273,7 @@ allocations = Table(
     Column("blocked_start", BigInteger, nullable=False),
     Column("blocked_end", BigInteger, nullable=False),
     Column("active", Boolean, nullable=False),
-    Index("ix_allocations_resource_range", "resource_id", "blocked_start", "blocked_end"),
+    Index("ix_allocations_window", "org_id", "resource_id", "blocked_end", "blocked_start"),
 )
 
 holds = Table(
@@ -297,7 +298,7 @@ held_resources = Table(
     Column("blocked_end", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("live", Boolean, nullable=False),
-    Index("ix_held_resources_resource_range", "resource_id", "blocked_start", "blocked_end"),
+    Index("ix_held_resources_window", "org_id", "resource_id", "blocked_end", "blocked_start"),
 )
 
 idempotency_records = Table(
