@@ -25,19 +25,42 @@ from typing import Any
 import scenarios as sc
 from fastapi.testclient import TestClient
 from seed import seed
-from sqlalchemy import event
+from sqlalchemy import Engine, event, insert, select
 
 from slotwise.api.app import create_app
 from slotwise.app.clock import FrozenClock
 from slotwise.bootstrap import build
 from slotwise.engine.intervals import TimeRange
 from slotwise.settings import Settings
+from slotwise.store.tables import allocations, bookings
 from slotwise.testing.databases import fresh_postgres_database
 
 LETTERS = {"a": sc.single, "b": sc.team, "c": sc.any_of, "d": sc.growth}
 
 
-def explain(backend: str, url: str, scenario: sc.Scenario, window: TimeRange) -> None:
+def _add_history(engine: Engine, org_id: str, copies: int) -> None:
+    """Copies of the organisation's bookings (and their allocations) shifted back by whole
+    multiples of their own span: the past a long-lived resource accumulates."""
+    with engine.begin() as connection:
+        found = connection.execute(select(bookings).where(bookings.c.org_id == org_id)).all()
+        allocated = connection.execute(
+            select(allocations).where(allocations.c.org_id == org_id)).all()
+        span = max(b.end_at for b in found) - min(b.start_at for b in found)
+        for k in range(1, copies + 1):
+            shift = k * (span + timedelta(days=1))
+            connection.execute(insert(bookings), [
+                {**b._asdict(), "id": f"{b.id}_h{k}", "start_at": b.start_at - shift,
+                 "end_at": b.end_at - shift} for b in found])
+            seconds = int(shift.total_seconds())
+            connection.execute(insert(allocations), [
+                {**a._asdict(), "id": f"{a.id}_h{k}", "booking_id": f"{a.booking_id}_h{k}",
+                 "session_key": f"{a.session_key}_h{k}",
+                 "blocked_start": a.blocked_start - seconds,
+                 "blocked_end": a.blocked_end - seconds} for a in allocated])
+
+
+def explain(backend: str, url: str, scenario: sc.Scenario, window: TimeRange,
+            history: int) -> None:
     settings = Settings(database_url=url, password_hash_time_cost=1,
                         password_hash_memory_kib=1024)
     container = build(settings, migrate=True, clock=FrozenClock(scenario.now))
@@ -48,6 +71,11 @@ def explain(backend: str, url: str, scenario: sc.Scenario, window: TimeRange) ->
             seed(sc.growth(), client, url)
             seeded = seed(scenario, client, url)
         engine = container.engine
+        if history:
+            started = time.perf_counter()
+            _add_history(engine, seeded.org.id, history)
+            print(f"[{backend}] history: {history} earlier copies of the bookings "
+                  f"in {time.perf_counter() - started:.0f} s")
         if backend == "postgresql":
             with engine.begin() as connection:
                 connection.exec_driver_sql("ANALYZE")
@@ -122,6 +150,8 @@ def main() -> None:
     parser.add_argument("--offset-days", type=float, default=6.0,
                         help="where the queried window starts, in days after the scenario's")
     parser.add_argument("--days", type=float, default=1.0, help="the queried window's length")
+    parser.add_argument("--history", type=int, default=0,
+                        help="add this many earlier copies of the scenario's bookings")
     args = parser.parse_args()
     scenario = LETTERS[args.scenario]()
     start = scenario.start + timedelta(days=args.offset_days)
@@ -133,7 +163,7 @@ def main() -> None:
                 url = f"sqlite:///{tmp / 'explain.db'}"
             else:
                 url = stack.enter_context(fresh_postgres_database("slotwise_explain"))
-            explain(backend, url, scenario, window)
+            explain(backend, url, scenario, window, args.history)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,10 @@ metadata = MetaData(
 )
 
 
-def _org() -> Column[str]:
-    return Column("org_id", String(40), ForeignKey("organisations.id"), nullable=False, index=True)
+def _org(index: bool = True) -> Column[str]:
+    """The tenant column; ``index=False`` where a composite index already leads with it."""
+    return Column("org_id", String(40), ForeignKey("organisations.id"), nullable=False,
+                  index=index)
 
 
 def _rule_columns() -> list[Column[object]]:
@@ -156,7 +158,7 @@ schedule_overrides = Table(
 blocks = Table(
     "blocks", metadata,
     Column("id", String(40), primary_key=True),
-    _org(),
+    _org(index=False),
     Column("resource_id", String(40), ForeignKey("resources.id"), nullable=False),
     Column("start_at", Instant, nullable=False),
     Column("end_at", Instant, nullable=False),
@@ -264,7 +266,7 @@ bookings = Table(
 allocations = Table(
     "allocations", metadata,
     Column("id", String(40), primary_key=True),
-    _org(),
+    _org(index=False),
     Column("booking_id", String(40), ForeignKey("bookings.id"), nullable=False, index=True),
     Column("resource_id", String(40), ForeignKey("resources.id"), nullable=False),
     # Allocations of one session (a group service's seats at one start) may overlap each
@@ -293,7 +295,7 @@ held_resources = Table(
     "held_resources", metadata,
     Column("hold_id", String(40), ForeignKey("holds.id"), primary_key=True),
     Column("resource_id", String(40), ForeignKey("resources.id"), primary_key=True),
-    _org(),
+    _org(index=False),
     Column("blocked_start", BigInteger, nullable=False),
     Column("blocked_end", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),

@@ -17,7 +17,10 @@ The busy-time queries ask for the ranges of some resources of one organisation w
   index, so only the window's rows are fetched. The SQLite overlap triggers, which look for
   ranges overlapping a new one on its resource, get the same bound.
 
-The old (resource, start, end) indexes are replaced: nothing reads by start alone.
+The old (resource, start, end) indexes are replaced: nothing reads by start alone. So are the
+single-column org_id indexes of these three tables: the new ones lead with org_id and serve
+any lookup by it, and PostgreSQL kept choosing the org_id index (every row of the
+organisation, filtered) over the window index.
 """
 
 from __future__ import annotations
@@ -45,9 +48,11 @@ def upgrade() -> None:
     for table, old, _old_columns, new, new_columns in _INDEXES:
         op.create_index(new, table, new_columns)
         op.drop_index(old, table_name=table)
+        op.drop_index(f"ix_{table}_org_id", table_name=table)
 
 
 def downgrade() -> None:
     for table, old, old_columns, new, _new_columns in _INDEXES:
+        op.create_index(f"ix_{table}_org_id", table, ["org_id"])
         op.create_index(old, table, old_columns)
         op.drop_index(new, table_name=table)
