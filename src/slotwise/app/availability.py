@@ -128,9 +128,9 @@ def preference_order(uow: UnitOfWork, service: Service, roles: tuple[RolePool, .
         return roles
     week = period_of(span.start, Period.WEEK, org_zone)
     ids = sorted({rid for role in roles for rid in role.resource_ids})
-    load: dict[str, timedelta] = dict.fromkeys(ids, timedelta(0))
-    for booked in uow.bookings.booked(service.org_id, ids, week.start, week.end):
-        load[booked.resource_id] += booked.end - booked.start
+    # Summed by the database: one row per resource, not one per booking of the week.
+    load: dict[str, int] = dict.fromkeys(ids, 0)
+    load.update(uow.bookings.booked_seconds(service.org_id, ids, week.start, week.end))
     ordered = []
     for role, requirement in zip(roles, service.requirements, strict=True):
         weights = dict(requirement.weights)

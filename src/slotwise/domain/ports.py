@@ -159,6 +159,11 @@ class Bookings(Protocol):
         """Live bookings on those resources starting in [start, end), one row per resource."""
         ...
 
+    def booked_seconds(self, org_id: str, resource_ids: Sequence[str], start: datetime,
+                       end: datetime) -> dict[str, int]:
+        """Per resource, the summed seconds of what ``booked`` returns (absent: none)."""
+        ...
+
     def has_future(self, org_id: str, resource_id: str, now: datetime) -> bool: ...
     def of_service(self, org_id: str, service_id: str, start: datetime, end: datetime
                    ) -> builtins.list[Booking]:

@@ -14,7 +14,7 @@ from slotwise.domain.errors import OverlapRefused
 from slotwise.domain.model import HeldResource
 from slotwise.store.guard import is_overlap_refusal
 from slotwise.store.tables import held_resources, holds
-from slotwise.store.types import epoch, from_epoch
+from slotwise.store.types import epoch, from_epoch, one_of
 
 
 class SqlHoldStore:
@@ -63,7 +63,7 @@ class SqlHoldStore:
              now: datetime) -> list[Hold]:
         query = (select(held_resources.c.hold_id).distinct()
                  .where(held_resources.c.org_id == org_id,
-                        held_resources.c.resource_id.in_(resource_ids),
+                        one_of(self._c, held_resources.c.resource_id, resource_ids),
                         held_resources.c.live.is_(True),
                         held_resources.c.expires_at > epoch(now),
                         held_resources.c.blocked_start < epoch(end),
@@ -74,7 +74,8 @@ class SqlHoldStore:
     def _reclaim_expired(self, org_id: str, resource_ids: Sequence[str], now: datetime) -> None:
         """Mark holds on these resources that expired by `now` as such, freeing their rows."""
         expired = select(held_resources.c.hold_id).where(
-            held_resources.c.org_id == org_id, held_resources.c.resource_id.in_(resource_ids),
+            held_resources.c.org_id == org_id,
+            one_of(self._c, held_resources.c.resource_id, resource_ids),
             held_resources.c.live.is_(True), held_resources.c.expires_at <= epoch(now))
         ids = [row[0] for row in self._c.execute(expired)]
         if not ids:

@@ -34,6 +34,7 @@ from slotwise.store.tables import (
     service_requirements,
     services,
 )
+from slotwise.store.types import one_of
 
 _RULES = ("min_notice_min", "max_advance_days", "max_per_day", "max_per_week")
 _LOCATION_FIELDS = ("name", "timezone", "buffer_before_min", "buffer_after_min",
@@ -140,7 +141,7 @@ class SqlResources:
         if not resource_ids:
             return {}
         query = select(resources).where(resources.c.org_id == org_id,
-                                        resources.c.id.in_(list(resource_ids)),
+                                        one_of(self._c, resources.c.id, resource_ids),
                                         resources.c.archived_at.is_(None))
         return {row["id"]: _resource(row) for row in self._c.execute(query).mappings()}
 
@@ -201,13 +202,13 @@ class SqlSchedules:
             return {}
         heads = self._c.execute(
             select(schedules).where(schedules.c.org_id == org_id,
-                                    schedules.c.resource_id.in_(resource_ids))
+                                    one_of(self._c, schedules.c.resource_id, resource_ids))
         ).mappings().all()
         overrides: dict[str, list[DateOverride]] = {}
         rows = self._c.execute(
             select(schedule_overrides)
             .where(schedule_overrides.c.org_id == org_id,
-                   schedule_overrides.c.resource_id.in_(resource_ids))
+                   one_of(self._c, schedule_overrides.c.resource_id, resource_ids))
             .order_by(schedule_overrides.c.day, schedule_overrides.c.id)
         ).mappings()
         for row in rows:
@@ -269,7 +270,8 @@ class SqlBlocks:
     def overlapping(self, org_id: str, resource_ids: Sequence[str], start: datetime,
                     end: datetime) -> list[Block]:
         query = (select(blocks)
-                 .where(blocks.c.org_id == org_id, blocks.c.resource_id.in_(resource_ids),
+                 .where(blocks.c.org_id == org_id,
+                        one_of(self._c, blocks.c.resource_id, resource_ids),
                         blocks.c.start_at < end, blocks.c.end_at > start)
                  .order_by(blocks.c.start_at))
         return [_block(row) for row in self._c.execute(query).mappings()]
