@@ -76,7 +76,7 @@ def merge(ranges: Iterable[TimeRange]) -> list[TimeRange]:
     """The union of ``ranges``, normalised: overlapping or touching ranges become one, empty
     ranges vanish."""
     out: list[TimeRange] = []
-    items = iter(sorted((r for r in ranges if r.start < r.end), key=_bounds))
+    items = iter(sorted([r for r in ranges if r.start < r.end], key=_bounds))
     whole = next(items, None)  # the range being grown while it is still an input range
     if whole is None:
         return out
