@@ -398,13 +398,15 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Config.of(args.quick)
     print(f"slotwise availability bench — Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, {platform.machine()}, "
-          f"{time.strftime('%Y-%m-%d %H:%M')}, {'quick' if args.quick else 'full'} run\n")
+          f"{time.strftime('%Y-%m-%d %H:%M')}, {'quick' if args.quick else 'full'} run, "
+          f"load average {os.getloadavg()[0]:.1f}\n")
     makers = {"single": sc.single, "team": sc.team, "any_of": sc.any_of, "growth": sc.growth}
     scenarios = [makers[LETTERS[x.strip()]]() for x in args.only.split(",")]
     engine = run_engine(scenarios, cfg, args.profile)
     if not args.no_http:
         run_http(scenarios, [b.strip() for b in args.backends.split(",")], cfg, engine,
                  args.profile)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs")
     return 0
 
 

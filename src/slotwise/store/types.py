@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Dialect, String, any_, literal
@@ -32,15 +32,21 @@ class Instant(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return datetime.fromtimestamp(int(value), UTC)
+        return from_epoch(value)
 
 
 def epoch(value: datetime) -> int:
     return int(value.timestamp())
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+
+
 def from_epoch(value: int) -> datetime:
-    return datetime.fromtimestamp(int(value), UTC)
+    # The same instant as datetime.fromtimestamp(value, UTC), in half the time: a search turns
+    # thousands of stored instants into datetimes.
+    return _EPOCH + _SECOND * int(value)
 
 
 def one_of(connection: Connection, column: ColumnElement[str], values: Iterable[str]
