@@ -302,13 +302,14 @@ def richer_scenarios(draw, min_resources: int = 1, min_roles: int = 1
     """The oracle's scenarios with what it does not model: location hours, excluded starts,
     bookings that know their own range, optional roles."""
     oracle = _oracle()
-    request, window = draw(oracle.scenarios(min_resources=min_resources, min_roles=min_roles))
+    scenario = draw(oracle.scenarios(min_resources=min_resources, min_roles=min_roles))
+    request, window = scenario.request, scenario.window
     calendars = {}
     for rid, cal in request.calendars.items():
         zone_name = cal.schedule.zone if cal.schedule is not None else "UTC"
         within = ()
         if draw(st.booleans()):
-            outer = draw(oracle.schedules(zone_name, window.start.date()))
+            outer = oracle.schedules(draw, zone_name, window.start.date())
             within = () if outer is None else (outer,)
         busy_time = tuple(
             Busy(b.range, "booking", f"bk-{i}",
@@ -380,4 +381,4 @@ def test_with_two_roles_reasons_and_slot_at_still_agree(scenario, data):
 @settings(max_examples=hypothesis_examples(60), deadline=None, suppress_health_check=SLOW_OK)
 @given(scenario=_oracle().scenarios(), data=st.data())
 def test_on_the_oracles_own_scenarios_reasons_and_slot_at_agree(scenario, data):
-    check_agreement(*scenario, data)
+    check_agreement(scenario.request, scenario.window, data)
