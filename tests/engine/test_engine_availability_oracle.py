@@ -325,6 +325,9 @@ class Scenario:
     def optional_picks(
         self, chosen: tuple[str, ...], free: Callable[[str], bool], first: str | None
     ) -> tuple[str, ...]:
+        """What the optional requirements take, in order, next to the required choice `chosen`
+        at one start: the first `count` of each pool that are free and not yet taken (`first`
+        ahead of the rest), or a collective one's whole group; nothing when too few are."""
         taken = list(chosen)
         for q in self.requirements:
             if not q.optional:
