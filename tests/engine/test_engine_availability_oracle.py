@@ -325,6 +325,9 @@ class Scenario:
     def optional_picks(
         self, chosen: tuple[str, ...], free: Callable[[str], bool], first: str | None
     ) -> tuple[str, ...]:
+        """What the optional requirements take, in order, next to the required choice `chosen`
+        at one start: the first `count` of each pool that are free and not yet taken (`first`
+        ahead of the rest), or a collective one's whole group; nothing when too few are."""
         taken = list(chosen)
         for q in self.requirements:
             if not q.optional:
@@ -645,19 +648,19 @@ def check_against_oracle(s: Scenario, data: st.DataObject) -> None:
 SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
 
 
-@settings(max_examples=hypothesis_examples(700), deadline=None, suppress_health_check=SLOW_OK)
+@settings(max_examples=hypothesis_examples(900), deadline=None, suppress_health_check=SLOW_OK)
 @given(scenario=scenarios(), data=st.data())
 def test_find_slots_offers_exactly_the_starts_the_oracle_offers(scenario, data):
     check_against_oracle(scenario, data)
 
 
-@settings(max_examples=hypothesis_examples(300), deadline=None, suppress_health_check=SLOW_OK)
+@settings(max_examples=hypothesis_examples(400), deadline=None, suppress_health_check=SLOW_OK)
 @given(scenario=scenarios(min_resources=2, min_roles=2), data=st.data())
 def test_multi_role_services_offer_exactly_the_starts_the_oracle_offers(scenario, data):
     check_against_oracle(scenario, data)
 
 
-@settings(max_examples=hypothesis_examples(300), deadline=None, suppress_health_check=SLOW_OK)
+@settings(max_examples=hypothesis_examples(400), deadline=None, suppress_health_check=SLOW_OK)
 @given(scenario=scenarios(min_resources=2, optional_roles=True), data=st.data())
 def test_optional_roles_join_the_slots_the_oracle_offers_without_shaping_them(scenario, data):
     check_against_oracle(scenario, data)
