@@ -33,10 +33,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from slotwise.engine.allocation import fill_roles
-from slotwise.engine.intervals import TimeRange, as_utc, intersect, merge, subtract
+from slotwise.engine.intervals import TimeRange, as_utc, intersect
 from slotwise.engine.pools import RolePool
 from slotwise.engine.schedule import OpenWindow, Schedule, open_windows
 
@@ -154,7 +154,7 @@ def _with_optional_roles(request: SlotRequest, span: TimeRange) -> list[Slot]:
     slots = list(_offered(core, span))
     extra_ids = {rid for role in optional for rid in role.resource_ids}
     runs = {
-        rid: [run.starts for run in _feasible_runs(request, request.calendars[rid], span)]
+        rid: _feasible_runs(request, request.calendars[rid], span)
         for rid in extra_ids
         if rid in request.calendars
     }
@@ -215,50 +215,81 @@ def nearest_slots(
     return sorted(nearest, key=lambda s: s.start)
 
 
-@dataclass(frozen=True, slots=True)
-class _Run:
-    """A range of feasible starts of one resource (half-open, see _TICK), all inside one
-    open window whose anchors it carries."""
+class _Run(NamedTuple):
+    """A range ``[start, end)`` of feasible starts of one resource (half-open, see _TICK), all
+    inside one open window whose anchors it carries."""
 
-    starts: TimeRange
+    start: datetime
+    end: datetime
     anchors: tuple[datetime, ...]
 
 
 def _feasible_runs(request: SlotRequest, calendar: ResourceCalendar, span: TimeRange) -> list[_Run]:
-    """The starts in ``span`` that satisfy rules 1 and 3 for one resource."""
+    """The starts in ``span`` that satisfy rules 1, 3 and 4 for one resource, ascending and
+    disjoint: each window's fitting starts minus the widened busy time and the excluded starts,
+    clipped to the span."""
     if calendar.schedule is None:
         return []
     duration = request.duration
+    span_start, span_end = span.start, span.end
     # A slot starting in the span ends before span.end + duration: those are the windows it
     # may need, each returned whole so that its anchors are right.
-    windows = calendar_windows(calendar, TimeRange(span.start, span.end + duration))
+    windows = calendar_windows(calendar, TimeRange(span_start, span_end + duration))
     before = max(request.buffer_before, calendar.buffer_before)
     after = max(request.buffer_after, calendar.buffer_after)
-    fits: list[tuple[TimeRange, OpenWindow]] = [
-        (TimeRange(w.range.start, w.range.end - duration + _TICK), w)
-        for w in windows
-        if w.range.duration >= duration
-    ]
     # [t - before, t + duration + after) meets busy [s, e) exactly when
     # s - duration - after < t < e + before.
-    reach_start = span.start - before
-    reach_end = span.end + duration + after
-    blocked = merge(
-        TimeRange(b.range.start - duration - after + _TICK, b.range.end + before)
-        for b in calendar.busy
-        # Only busy time a slot starting in the span could meet; the rest is skipped cheaply.
-        if b.range.start < b.range.end and b.range.end > reach_start and b.range.start < reach_end
-    )
-    excluded = merge(e.range for e in calendar.excluded
-                     if e.range.end > span.start and e.range.start < span.end)
-    free = intersect(subtract([f for f, _ in fits], merge([*blocked, *excluded])), [span])
+    lead = duration + after - _TICK
+    reach_start = span_start - before
+    reach_end = span_end + duration + after
+    # Plain (start, end) tuples, sorted once and merged in one pass: busy time widened into
+    # the starts it forbids (only what a slot starting in the span could meet), and the
+    # excluded starts as they are.
+    raw = [(r.start - lead, r.end + before) for r in (b.range for b in calendar.busy)
+           if r.start < r.end and r.end > reach_start and r.start < reach_end]
+    raw += [(r.start, r.end) for r in (e.range for e in calendar.excluded)
+            if r.start < r.end and r.end > span_start and r.start < span_end]
+    raw.sort()
+    cuts: list[tuple[datetime, datetime]] = []
+    for cut in raw:
+        if cuts and cut[0] <= cuts[-1][1]:
+            if cut[1] > cuts[-1][1]:
+                cuts[-1] = (cuts[-1][0], cut[1])
+        else:
+            cuts.append(cut)
     runs: list[_Run] = []
-    i = 0
-    for piece in free:
-        # `fits` ranges are disjoint and ascending, and each free piece lies in exactly one.
-        while fits[i][0].end <= piece.start:
-            i += 1
-        runs.append(_Run(piece, fits[i][1].anchors))
+    j, n = 0, len(cuts)
+    for window in windows:
+        # The window's fitting starts [w.start, w.end - duration], clipped to the span; windows
+        # ascend and are disjoint, so these ranges do too.
+        w = window.range
+        if w.end - w.start < duration:
+            continue
+        lo = w.start if w.start > span_start else span_start
+        hi = w.end - duration + _TICK
+        if hi > span_end:
+            hi = span_end
+        if lo >= hi:
+            continue
+        while j < n and cuts[j][1] <= lo:  # cuts are disjoint and ascending: ends ascend too
+            j += 1
+        cursor, k, anchors = lo, j, window.anchors
+        while cursor < hi:
+            if k < n and cuts[k][0] < hi:
+                piece_end = cuts[k][0]
+                next_cursor = cuts[k][1]
+                k += 1
+            else:
+                piece_end = next_cursor = hi
+            if cursor < piece_end:
+                if runs and runs[-1].end == cursor:
+                    # Fitting ranges of two windows touch only when the duration is one tick;
+                    # their union is one run, carrying the anchors of the window it starts in.
+                    runs[-1] = _Run(runs[-1].start, piece_end, runs[-1].anchors)
+                else:
+                    runs.append(_Run(cursor, piece_end, anchors))
+            if next_cursor > cursor:
+                cursor = next_cursor
     return runs
 
 
@@ -299,8 +330,7 @@ def _offered(request: SlotRequest, span: TimeRange) -> Iterator[Slot]:
         if calendar is None:
             continue
         for run in _feasible_runs(request, calendar, span):
-            lo, hi = run.starts.start, run.starts.end
-            anchors = run.anchors
+            lo, hi, anchors = run
             i = bisect_right(anchors, lo) - 1
             starts.setdefault(lo, []).append((rid, anchors[i]))
             for anchor in anchors[i + 1:]:
