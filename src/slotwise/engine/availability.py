@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from slotwise.engine.allocation import fill_roles
 from slotwise.engine.intervals import TimeRange, as_utc, intersect
@@ -158,14 +158,14 @@ def _with_optional_roles(request: SlotRequest, span: TimeRange) -> list[Slot]:
         for rid in extra_ids
         if rid in request.calendars
     }
-    starts = {rid: [r.start for r in found] for rid, found in runs.items()}
+    starts = {rid: [r[0] for r in found] for rid, found in runs.items()}
 
     def free_at(rid: str, t: datetime) -> bool:
         found = runs.get(rid)
         if not found:
             return False
         i = bisect_right(starts[rid], t) - 1
-        return i >= 0 and found[i].end > t
+        return i >= 0 and found[i][1] > t
 
     offered: list[Slot] = []
     for slot in slots:
@@ -215,13 +215,9 @@ def nearest_slots(
     return sorted(nearest, key=lambda s: s.start)
 
 
-class _Run(NamedTuple):
-    """A range ``[start, end)`` of feasible starts of one resource (half-open, see _TICK), all
-    inside one open window whose anchors it carries."""
-
-    start: datetime
-    end: datetime
-    anchors: tuple[datetime, ...]
+# A range ``[start, end)`` of feasible starts of one resource (half-open, see _TICK), all
+# inside one open window, and that window's anchors: a plain tuple, built per free piece.
+_Run = tuple[datetime, datetime, tuple[datetime, ...]]
 
 
 def _feasible_runs(request: SlotRequest, calendar: ResourceCalendar, span: TimeRange) -> list[_Run]:
@@ -282,12 +278,12 @@ def _feasible_runs(request: SlotRequest, calendar: ResourceCalendar, span: TimeR
             else:
                 piece_end = next_cursor = hi
             if cursor < piece_end:
-                if runs and runs[-1].end == cursor:
+                if runs and runs[-1][1] == cursor:
                     # Fitting ranges of two windows touch only when the duration is one tick;
                     # their union is one run, carrying the anchors of the window it starts in.
-                    runs[-1] = _Run(runs[-1].start, piece_end, runs[-1].anchors)
+                    runs[-1] = (runs[-1][0], piece_end, runs[-1][2])
                 else:
-                    runs.append(_Run(cursor, piece_end, anchors))
+                    runs.append((cursor, piece_end, anchors))
             if next_cursor > cursor:
                 cursor = next_cursor
     return runs
