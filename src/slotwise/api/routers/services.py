@@ -23,6 +23,7 @@ from slotwise.app.catalog import ServiceFields
 from slotwise.app.container import UseCases
 from slotwise.domain.errors import InvalidInput
 from slotwise.domain.model import Price, ResourceKind, SequenceRule, ServiceRequirement
+from slotwise.engine.availability import Slot
 
 router = APIRouter(prefix="/v1", tags=["services"], responses=ERROR_RESPONSES)
 
@@ -105,7 +106,11 @@ def availability_answer(app: UseCases, org_id: str, org_zone: str, service_id: s
                         timezone: str | None) -> dict[str, Any]:
     check_window(start, end)
     slots = app.search(org_id, service_id, start, end, resource_id)
-    return {"service_id": service_id, "timezone": timezone or org_zone,
+    return _answer(service_id, timezone or org_zone, slots)
+
+
+def _answer(service_id: str, timezone: str, slots: list[Slot]) -> dict[str, Any]:
+    return {"service_id": service_id, "timezone": timezone,
             "slots": [{"start": s.start, "end": s.end} for s in slots]}
 
 
@@ -115,6 +120,7 @@ def availability(service_id: str, who: CurrentPrincipal, app: App,
                  end: Annotated[Instant, Query()],
                  resource_id: str | None = None,
                  timezone: Annotated[Zone | None, Query()] = None) -> dict[str, Any]:
-    org_zone = app.accounts.organisation(who.org_id).timezone
-    return availability_answer(app, who.org_id, org_zone, service_id, start, end, resource_id,
-                               timezone)
+    check_window(start, end)
+    # The organisation's zone comes from the search's own transaction, not one of its own.
+    slots, org_zone = app.search.with_org_zone(who.org_id, service_id, start, end, resource_id)
+    return _answer(service_id, timezone or org_zone, slots)
