@@ -319,6 +319,14 @@ def _offered(request: SlotRequest, span: TimeRange) -> Iterator[Slot]:
     # two consecutive instants — an elementary segment — the set of feasible resources and
     # their anchors is constant and kept up to date incrementally, so a segment costs what
     # changed at its start plus its distinct anchors, never a pass over every resource.
+    if len(ids) == 1 and len(request.roles) == 1 and _first_per_role_applies(request.roles):
+        # One role of count 1 with one resource: a grid point of a run is offered with it,
+        # the anchor switching at each anchor inside the run, which is what the sweep below
+        # finds with a single resource, without its bookkeeping.
+        calendar = request.calendars.get(ids[0])
+        if calendar is not None:
+            yield from _single_resource(request, ids[0], calendar, span)
+        return
     starts: dict[datetime, list[tuple[str, datetime]]] = {}
     ends: dict[datetime, list[str]] = {}
     for rid in ids:
@@ -398,6 +406,24 @@ def _offered(request: SlotRequest, span: TimeRange) -> Iterator[Slot]:
                     taken[t] = Slot(t, t + duration, chosen)
                 t += step
         yield from (taken[t] for t in sorted(taken))
+
+
+def _single_resource(request: SlotRequest, rid: str, calendar: ResourceCalendar,
+                     span: TimeRange) -> Iterator[Slot]:
+    chosen = (rid,)
+    step, duration = request.step, request.duration
+    for lo, hi, anchors in _feasible_runs(request, calendar, span):
+        i = bisect_right(anchors, lo) - 1
+        seg_start, anchor = lo, anchors[i]
+        for nxt in (*anchors[i + 1:], hi):
+            seg_end = nxt if nxt < hi else hi
+            t = anchor - ((anchor - seg_start) // step) * step  # the first grid point >= start
+            while t < seg_end:
+                yield Slot(t, t + duration, chosen)
+                t += step
+            if seg_end >= hi:
+                break
+            seg_start = anchor = nxt
 
 
 def _leave(rid: str, anchor: datetime, members: dict[datetime, int],
