@@ -241,10 +241,15 @@ def _feasible_runs(request: SlotRequest, calendar: ResourceCalendar, span: TimeR
     # Plain (start, end) tuples, sorted once and merged in one pass: busy time widened into
     # the starts it forbids (only what a slot starting in the span could meet), and the
     # excluded starts as they are.
-    raw = [(r.start - lead, r.end + before) for r in (b.range for b in calendar.busy)
-           if r.start < r.end and r.end > reach_start and r.start < reach_end]
-    raw += [(r.start, r.end) for r in (e.range for e in calendar.excluded)
-            if r.start < r.end and r.end > span_start and r.start < span_end]
+    raw: list[tuple[datetime, datetime]] = []
+    for busy in calendar.busy:
+        start, end = busy.range.start, busy.range.end
+        if start < end and end > reach_start and start < reach_end:
+            raw.append((start - lead, end + before))
+    for excluded in calendar.excluded:
+        start, end = excluded.range.start, excluded.range.end
+        if start < end and end > span_start and start < span_end:
+            raw.append((start, end))
     raw.sort()
     cuts: list[tuple[datetime, datetime]] = []
     for cut in raw:
