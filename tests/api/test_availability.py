@@ -3,8 +3,11 @@ blocks and holds counted."""
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 
+from slotwise.api.schemas.bookings import AvailabilityOut
 from slotwise.testing.api import availability, book, resource, service, signup
 
 
@@ -122,3 +125,23 @@ def test_resource_filter_keeps_only_choices_with_that_resource(client: TestClien
     assert starts(availability(org, svc["id"], *window, resource_id=early["id"])) == [
         "2027-03-08T08:00:00Z", "2027-03-08T09:00:00Z"]
     assert availability(org, svc["id"], *window, resource_id=other["id"]) == []
+
+
+def test_the_answer_is_what_its_response_model_would_write(client: TestClient) -> None:
+    # The route serialises its answer itself (speed); it must stay the model's JSON, byte for
+    # byte, on both routes that answer availability.
+    org = signup(client, timezone="America/New_York")
+    resource(org)
+    svc = service(org, duration_min=30, step_min=15)
+    params = {"start": "2027-03-12T00:00:00-05:00", "end": "2027-03-16T00:00:00-04:00"}
+    for path, headers in ((f"/v1/services/{svc['id']}/availability", org.headers),
+                          (f"/v1/public/{org.slug}/services/{svc['slug']}/availability", {})):
+        for extra in ({}, {"timezone": "Europe/London"}):
+            answer = client.get(path, params={**params, **extra}, headers=headers)
+            assert answer.status_code == 200
+            assert answer.headers["content-type"] == "application/json"
+            model = AvailabilityOut.model_validate(answer.json())
+            assert len(model.slots) > 40
+            assert answer.content == json.dumps(
+                model.model_dump(mode="json"), ensure_ascii=False, allow_nan=False,
+                separators=(",", ":")).encode()

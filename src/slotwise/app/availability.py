@@ -48,12 +48,14 @@ def slot_request(uow: UnitOfWork, service: Service, now: datetime, span: TimeRan
 def slot_request_with_rules(
     uow: UnitOfWork, service: Service, now: datetime, span: TimeRange, *,
     restrict_to: Collection[str] | None = None, must_include: str | None = None,
-    exclude: Exclude = Exclude(),
+    exclude: Exclude = Exclude(), org_zone: str | None = None,
 ) -> tuple[SlotRequest, RuleState]:
     """``slot_request`` and the rule state behind its excluded starts, for a writer that
-    claims several starts in turn (a series)."""
-    org = uow.organisations.get(service.org_id)
-    org_zone = org.timezone if org else "UTC"
+    claims several starts in turn (a series). ``org_zone``, when the caller has already read
+    the organisation, saves reading it again."""
+    if org_zone is None:
+        org = uow.organisations.get(service.org_id)
+        org_zone = org.timezone if org else "UTC"
     resources = uow.resources.list(service.org_id)
     roles = role_pools(requirements(service), [profile(r) for r in resources], restrict_to)
     pooled = sorted({rid for role in roles for rid in role.resource_ids})
@@ -161,17 +163,33 @@ class SearchAvailability:
     def __call__(self, org_id: str, service_id: str, start: datetime, end: datetime,
                  resource_id: str | None = None) -> list[Slot]:
         with self._uow() as uow:
-            service = uow.services.get(org_id, service_id)
-            if service is None:
-                raise NotFound("no such service")
-            if resource_id is not None and uow.resources.get(org_id, resource_id) is None:
-                raise NotFound("no such resource")
-            window = TimeRange(start, end)
-            request = slot_request(uow, service, self._clock.now(), window,
-                                   must_include=resource_id)
-            slots = find_slots(request, window)
-            if service.capacity > 1:
-                slots = self._with_open_seats(uow, service, window, slots, resource_id)
+            return self._search(uow, org_id, None, service_id, start, end, resource_id)
+
+    def with_org_zone(self, org_id: str, service_id: str, start: datetime, end: datetime,
+                      resource_id: str | None = None) -> tuple[list[Slot], str]:
+        """The search and the organisation's zone, read in the same transaction (NotFound
+        when the organisation is gone)."""
+        with self._uow() as uow:
+            org = uow.organisations.get(org_id)
+            if org is None:
+                raise NotFound("no such organisation")
+            return (self._search(uow, org_id, org.timezone, service_id, start, end,
+                                 resource_id), org.timezone)
+
+    def _search(self, uow: UnitOfWork, org_id: str, org_zone: str | None, service_id: str,
+                start: datetime, end: datetime, resource_id: str | None) -> list[Slot]:
+        service = uow.services.get(org_id, service_id)
+        if service is None:
+            raise NotFound("no such service")
+        if resource_id is not None and uow.resources.get(org_id, resource_id) is None:
+            raise NotFound("no such resource")
+        window = TimeRange(start, end)
+        request = slot_request_with_rules(uow, service, self._clock.now(), window,
+                                          must_include=resource_id,
+                                          org_zone=org_zone)[0]
+        slots = find_slots(request, window)
+        if service.capacity > 1:
+            slots = self._with_open_seats(uow, service, window, slots, resource_id)
         return slots
 
     def _with_open_seats(self, uow: UnitOfWork, service: Service, window: TimeRange,

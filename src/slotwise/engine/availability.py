@@ -36,7 +36,7 @@ from itertools import pairwise
 from typing import Protocol
 
 from slotwise.engine.allocation import fill_roles
-from slotwise.engine.intervals import TimeRange, as_utc, intersect, merge, subtract
+from slotwise.engine.intervals import TimeRange, as_utc, intersect
 from slotwise.engine.pools import RolePool
 from slotwise.engine.schedule import OpenWindow, Schedule, open_windows
 
@@ -154,18 +154,18 @@ def _with_optional_roles(request: SlotRequest, span: TimeRange) -> list[Slot]:
     slots = list(_offered(core, span))
     extra_ids = {rid for role in optional for rid in role.resource_ids}
     runs = {
-        rid: [run.starts for run in _feasible_runs(request, request.calendars[rid], span)]
+        rid: _feasible_runs(request, request.calendars[rid], span)
         for rid in extra_ids
         if rid in request.calendars
     }
-    starts = {rid: [r.start for r in found] for rid, found in runs.items()}
+    starts = {rid: [r[0] for r in found] for rid, found in runs.items()}
 
     def free_at(rid: str, t: datetime) -> bool:
         found = runs.get(rid)
         if not found:
             return False
         i = bisect_right(starts[rid], t) - 1
-        return i >= 0 and found[i].end > t
+        return i >= 0 and found[i][1] > t
 
     offered: list[Slot] = []
     for slot in slots:
@@ -215,50 +215,82 @@ def nearest_slots(
     return sorted(nearest, key=lambda s: s.start)
 
 
-@dataclass(frozen=True, slots=True)
-class _Run:
-    """A range of feasible starts of one resource (half-open, see _TICK), all inside one
-    open window whose anchors it carries."""
-
-    starts: TimeRange
-    anchors: tuple[datetime, ...]
+# A range ``[start, end)`` of feasible starts of one resource (half-open, see _TICK), all
+# inside one open window, and that window's anchors: a plain tuple, built per free piece.
+_Run = tuple[datetime, datetime, tuple[datetime, ...]]
 
 
 def _feasible_runs(request: SlotRequest, calendar: ResourceCalendar, span: TimeRange) -> list[_Run]:
-    """The starts in ``span`` that satisfy rules 1 and 3 for one resource."""
+    """The starts in ``span`` that satisfy rules 1, 3 and 4 for one resource, ascending and
+    disjoint: each window's fitting starts minus the widened busy time and the excluded starts,
+    clipped to the span."""
     if calendar.schedule is None:
         return []
     duration = request.duration
+    span_start, span_end = span.start, span.end
     # A slot starting in the span ends before span.end + duration: those are the windows it
     # may need, each returned whole so that its anchors are right.
-    windows = calendar_windows(calendar, TimeRange(span.start, span.end + duration))
+    windows = calendar_windows(calendar, TimeRange(span_start, span_end + duration))
     before = max(request.buffer_before, calendar.buffer_before)
     after = max(request.buffer_after, calendar.buffer_after)
-    fits: list[tuple[TimeRange, OpenWindow]] = [
-        (TimeRange(w.range.start, w.range.end - duration + _TICK), w)
-        for w in windows
-        if w.range.duration >= duration
-    ]
     # [t - before, t + duration + after) meets busy [s, e) exactly when
     # s - duration - after < t < e + before.
-    reach_start = span.start - before
-    reach_end = span.end + duration + after
-    blocked = merge(
-        TimeRange(b.range.start - duration - after + _TICK, b.range.end + before)
-        for b in calendar.busy
-        # Only busy time a slot starting in the span could meet; the rest is skipped cheaply.
-        if b.range.start < b.range.end and b.range.end > reach_start and b.range.start < reach_end
-    )
-    excluded = merge(e.range for e in calendar.excluded
-                     if e.range.end > span.start and e.range.start < span.end)
-    free = intersect(subtract([f for f, _ in fits], merge([*blocked, *excluded])), [span])
+    lead = duration + after - _TICK
+    reach_start = span_start - before
+    reach_end = span_end + duration + after
+    # Plain (start, end) tuples, sorted once and merged in one pass: busy time widened into
+    # the starts it forbids (only what a slot starting in the span could meet), and the
+    # excluded starts as they are.
+    raw: list[tuple[datetime, datetime]] = []
+    for busy in calendar.busy:
+        start, end = busy.range.start, busy.range.end
+        if start < end and end > reach_start and start < reach_end:
+            raw.append((start - lead, end + before))
+    for excluded in calendar.excluded:
+        start, end = excluded.range.start, excluded.range.end
+        if start < end and end > span_start and start < span_end:
+            raw.append((start, end))
+    raw.sort()
+    cuts: list[tuple[datetime, datetime]] = []
+    for cut in raw:
+        if cuts and cut[0] <= cuts[-1][1]:
+            if cut[1] > cuts[-1][1]:
+                cuts[-1] = (cuts[-1][0], cut[1])
+        else:
+            cuts.append(cut)
     runs: list[_Run] = []
-    i = 0
-    for piece in free:
-        # `fits` ranges are disjoint and ascending, and each free piece lies in exactly one.
-        while fits[i][0].end <= piece.start:
-            i += 1
-        runs.append(_Run(piece, fits[i][1].anchors))
+    j, n = 0, len(cuts)
+    for window in windows:
+        # The window's fitting starts [w.start, w.end - duration], clipped to the span; windows
+        # ascend and are disjoint, so these ranges do too.
+        w = window.range
+        if w.end - w.start < duration:
+            continue
+        lo = w.start if w.start > span_start else span_start
+        hi = w.end - duration + _TICK
+        if hi > span_end:
+            hi = span_end
+        if lo >= hi:
+            continue
+        while j < n and cuts[j][1] <= lo:  # cuts are disjoint and ascending: ends ascend too
+            j += 1
+        cursor, k, anchors = lo, j, window.anchors
+        while cursor < hi:
+            if k < n and cuts[k][0] < hi:
+                piece_end = cuts[k][0]
+                next_cursor = cuts[k][1]
+                k += 1
+            else:
+                piece_end = next_cursor = hi
+            if cursor < piece_end:
+                if runs and runs[-1][1] == cursor:
+                    # Fitting ranges of two windows touch only when the duration is one tick;
+                    # their union is one run, carrying the anchors of the window it starts in.
+                    runs[-1] = (runs[-1][0], piece_end, runs[-1][2])
+                else:
+                    runs.append((cursor, piece_end, anchors))
+            if next_cursor > cursor:
+                cursor = next_cursor
     return runs
 
 
@@ -292,6 +324,14 @@ def _offered(request: SlotRequest, span: TimeRange) -> Iterator[Slot]:
     # two consecutive instants — an elementary segment — the set of feasible resources and
     # their anchors is constant and kept up to date incrementally, so a segment costs what
     # changed at its start plus its distinct anchors, never a pass over every resource.
+    if len(ids) == 1 and len(request.roles) == 1 and _first_per_role_applies(request.roles):
+        # One role of count 1 with one resource: a grid point of a run is offered with it,
+        # the anchor switching at each anchor inside the run, which is what the sweep below
+        # finds with a single resource, without its bookkeeping.
+        calendar = request.calendars.get(ids[0])
+        if calendar is not None:
+            yield from _single_resource(request, ids[0], calendar, span)
+        return
     starts: dict[datetime, list[tuple[str, datetime]]] = {}
     ends: dict[datetime, list[str]] = {}
     for rid in ids:
@@ -299,8 +339,7 @@ def _offered(request: SlotRequest, span: TimeRange) -> Iterator[Slot]:
         if calendar is None:
             continue
         for run in _feasible_runs(request, calendar, span):
-            lo, hi = run.starts.start, run.starts.end
-            anchors = run.anchors
+            lo, hi, anchors = run
             i = bisect_right(anchors, lo) - 1
             starts.setdefault(lo, []).append((rid, anchors[i]))
             for anchor in anchors[i + 1:]:
@@ -372,6 +411,24 @@ def _offered(request: SlotRequest, span: TimeRange) -> Iterator[Slot]:
                     taken[t] = Slot(t, t + duration, chosen)
                 t += step
         yield from (taken[t] for t in sorted(taken))
+
+
+def _single_resource(request: SlotRequest, rid: str, calendar: ResourceCalendar,
+                     span: TimeRange) -> Iterator[Slot]:
+    chosen = (rid,)
+    step, duration = request.step, request.duration
+    for lo, hi, anchors in _feasible_runs(request, calendar, span):
+        i = bisect_right(anchors, lo) - 1
+        seg_start, anchor = lo, anchors[i]
+        for nxt in (*anchors[i + 1:], hi):
+            seg_end = nxt if nxt < hi else hi
+            t = anchor - ((anchor - seg_start) // step) * step  # the first grid point >= start
+            while t < seg_end:
+                yield Slot(t, t + duration, chosen)
+                t += step
+            if seg_end >= hi:
+                break
+            seg_start = anchor = nxt
 
 
 def _leave(rid: str, anchor: datetime, members: dict[datetime, int],

@@ -12,7 +12,7 @@ after it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -24,7 +24,6 @@ from slotwise.engine.zones import (
     UnknownZone,
     is_zone,
     local_date,
-    local_midnight,
     local_to_utc,
     zone,
 )
@@ -140,12 +139,23 @@ def _expand_windows(schedule: Schedule, span: TimeRange) -> list[OpenWindow]:
     by_date = _override_hours(schedule)
     weekly = tuple((w.days, w.hours) for w in schedule.weekly)
     breaks = tuple((b.days, b.hours) for b in schedule.breaks)
+    # One expansion resolves the same local times several times (a day's 24:00 is the next
+    # day's midnight, and the anchors ask for midnights again): resolve each once.
+    resolved: dict[tuple[date, int], datetime] = {}
+
+    def at(day: date, minute_of_day: int) -> datetime:
+        # The same naive wall time, hence the same instant, under one key.
+        key = (day + _DAY, 0) if minute_of_day == MINUTES_PER_DAY else (day, minute_of_day)
+        found = resolved.get(key)
+        if found is None:
+            found = resolved[key] = local_to_utc(day, minute_of_day, tz)
+        return found
 
     def local_ranges(day: date, hours: Iterable[LocalHours]) -> list[TimeRange]:
         ranges = []
         for h in hours:
-            start = local_to_utc(day, h.start_min, tz)
-            end = local_to_utc(day, h.end_min, tz)
+            start = at(day, h.start_min)
+            end = at(day, h.end_min)
             if start < end:
                 ranges.append(TimeRange(start, end))
         return ranges
@@ -171,18 +181,18 @@ def _expand_windows(schedule: Schedule, span: TimeRange) -> list[OpenWindow]:
 
     for _ in range(_MAX_CHAIN_WEEKS):
         head = windows[0] if windows else None
-        if head is None or not head.overlaps(span) or head.start > local_midnight(first, tz):
+        if head is None or not head.overlaps(span) or head.start > at(first, 0):
             break
         first -= _WEEK
         windows = merge([*ranges_between(first, first + _WEEK - _DAY), *windows])
     for _ in range(_MAX_CHAIN_WEEKS):
         tail = windows[-1] if windows else None
-        if tail is None or not tail.overlaps(span) or tail.end < local_midnight(last + _DAY, tz):
+        if tail is None or not tail.overlaps(span) or tail.end < at(last + _DAY, 0):
             break
         windows = merge([*windows, *ranges_between(last + _DAY, last + _WEEK)])
         last += _WEEK
 
-    return [OpenWindow(range=w, anchors=_anchors(w, tz)) for w in windows if w.overlaps(span)]
+    return [OpenWindow(range=w, anchors=_anchors(w, tz, at)) for w in windows if w.overlaps(span)]
 
 
 def _override_hours(schedule: Schedule) -> dict[date, list[LocalHours]]:
@@ -199,10 +209,13 @@ def _dates(first: date, last: date) -> Iterator[date]:
         day += _DAY
 
 
-def _anchors(window: TimeRange, tz: ZoneInfo) -> tuple[datetime, ...]:
+def _anchors(window: TimeRange, tz: ZoneInfo, at: Callable[[date, int], datetime]
+             ) -> tuple[datetime, ...]:
+    """The window's start and the local midnights strictly inside it (``at`` resolves a
+    local date and minute of day, as ``local_to_utc`` does)."""
     anchors = {window.start}
     for day in _dates(local_date(window.start, tz), local_date(window.end, tz) + _DAY):
-        midnight = local_midnight(day, tz)
+        midnight = at(day, 0)
         if window.start < midnight < window.end:
             anchors.add(midnight)
     return tuple(sorted(anchors))

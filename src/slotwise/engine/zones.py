@@ -9,7 +9,7 @@ exactly what ``zoneinfo`` does for ``fold=0``, which is why every conversion her
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 MINUTES_PER_DAY = 1440
+_ONE_DAY = timedelta(days=1)
 
 # Areas of the tz database that are not places: fixed offsets (Etc/GMT+5), the compiled
 # variants some systems ship (posix/, right/) and System V leftovers.
@@ -75,8 +76,12 @@ def local_to_utc(day: date, minute_of_day: int, tz: ZoneInfo) -> datetime:
     local date ``day`` in ``tz``, resolved as ``wall_to_utc`` does."""
     if not 0 <= minute_of_day <= MINUTES_PER_DAY:
         raise ValueError(f"minute_of_day must be in 0..1440, got {minute_of_day}")
-    naive = datetime.combine(day, time()) + timedelta(minutes=minute_of_day)
-    return wall_to_utc(naive, tz)
+    if minute_of_day == MINUTES_PER_DAY:
+        day, minute_of_day = day + _ONE_DAY, 0
+    hour, minute = divmod(minute_of_day, 60)
+    # wall_to_utc of that wall time, built in one step: schedule expansion calls this per
+    # open and close of every day.
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz).astimezone(UTC)
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:

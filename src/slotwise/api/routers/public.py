@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from slotwise.api import presenters
@@ -80,7 +81,7 @@ def availability(org_slug: str, service_slug: str, app: App,
                  start: Annotated[Instant, Query()],
                  end: Annotated[Instant, Query()],
                  resource_id: str | None = None,
-                 timezone: Annotated[Zone | None, Query()] = None) -> dict[str, Any]:
+                 timezone: Annotated[Zone | None, Query()] = None) -> JSONResponse:
     org = app.accounts.organisation_by_slug(org_slug)
     service = _service(app, org.id, service_slug)
     return availability_answer(app, org.id, org.timezone, service.id, start, end, resource_id,

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from slotwise.api import presenters
 from slotwise.api.auth import CurrentPrincipal
@@ -18,11 +19,12 @@ from slotwise.api.schemas.catalog import (
     ServicePage,
     ServicePatch,
 )
-from slotwise.api.schemas.common import Instant, Zone
+from slotwise.api.schemas.common import Instant, Zone, utc_text
 from slotwise.app.catalog import ServiceFields
 from slotwise.app.container import UseCases
 from slotwise.domain.errors import InvalidInput
 from slotwise.domain.model import Price, ResourceKind, SequenceRule, ServiceRequirement
+from slotwise.engine.availability import Slot
 
 router = APIRouter(prefix="/v1", tags=["services"], responses=ERROR_RESPONSES)
 
@@ -102,11 +104,26 @@ def check_window(start: datetime, end: datetime) -> None:
 
 def availability_answer(app: UseCases, org_id: str, org_zone: str, service_id: str,
                         start: datetime, end: datetime, resource_id: str | None,
-                        timezone: str | None) -> dict[str, Any]:
+                        timezone: str | None) -> JSONResponse:
     check_window(start, end)
     slots = app.search(org_id, service_id, start, end, resource_id)
-    return {"service_id": service_id, "timezone": timezone or org_zone,
-            "slots": [{"start": s.start, "end": s.end} for s in slots]}
+    return _answer(service_id, timezone or org_zone, slots)
+
+
+def _answer(service_id: str, timezone: str, slots: list[Slot]) -> JSONResponse:
+    """The ``AvailabilityOut`` body, serialised here: hundreds of slots through the response
+    model (validate, then serialise each instant, in another threadpool hop) cost more than
+    the engine's search. Same JSON; tests/api/test_availability.py holds it to the model."""
+    text: dict[datetime, str] = {}  # a slot's end is usually another slot's start
+
+    def utc(t: datetime) -> str:
+        found = text.get(t)
+        if found is None:
+            found = text[t] = utc_text(t)
+        return found
+
+    return JSONResponse({"service_id": service_id, "timezone": timezone,
+                         "slots": [{"start": utc(s.start), "end": utc(s.end)} for s in slots]})
 
 
 @router.get("/services/{service_id}/availability", response_model=AvailabilityOut)
@@ -114,7 +131,8 @@ def availability(service_id: str, who: CurrentPrincipal, app: App,
                  start: Annotated[Instant, Query()],
                  end: Annotated[Instant, Query()],
                  resource_id: str | None = None,
-                 timezone: Annotated[Zone | None, Query()] = None) -> dict[str, Any]:
-    org_zone = app.accounts.organisation(who.org_id).timezone
-    return availability_answer(app, who.org_id, org_zone, service_id, start, end, resource_id,
-                               timezone)
+                 timezone: Annotated[Zone | None, Query()] = None) -> JSONResponse:
+    check_window(start, end)
+    # The organisation's zone comes from the search's own transaction, not one of its own.
+    slots, org_zone = app.search.with_org_zone(who.org_id, service_id, start, end, resource_id)
+    return _answer(service_id, timezone or org_zone, slots)

@@ -19,7 +19,8 @@ from pydantic import (
 from slotwise.engine.zones import is_zone
 
 
-def _utc_text(value: datetime) -> str:
+def utc_text(value: datetime) -> str:
+    """An instant as the API writes it: UTC, whole seconds, ``Z``."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -45,7 +46,7 @@ def _check_zone(value: str) -> str:
 
 # Input must carry an offset (a bare number or a naive time is a 422); output is always UTC "Z".
 Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text),
-                    PlainSerializer(_utc_text, return_type=str)]
+                    PlainSerializer(utc_text, return_type=str)]
 Zone = Annotated[str, AfterValidator(_check_zone), Field(examples=["Europe/London"])]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]

@@ -286,8 +286,13 @@ def _block(row: RowMapping) -> Block:
 class SqlServices:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
+        # (org, service) -> rules_touching's answer, read with the service by _load in this
+        # unit of work (a search loads the service, then asks for its rules); any write here
+        # forgets it.
+        self._touching: dict[tuple[str, str], builtins.list[tuple[str, SequenceRule]]] = {}
 
     def add(self, service: Service) -> None:
+        self._touching.clear()
         with unique_as_already_exists(self._c, "a service with that slug"):
             self._c.execute(insert(services).values(
                 id=service.id, org_id=service.org_id, created_at=service.created_at,
@@ -297,6 +302,7 @@ class SqlServices:
 
     def update(self, service: Service) -> None:
         """Replace the service's fields, requirements and sequence rules."""
+        self._touching.clear()
         with unique_as_already_exists(self._c, "a service with that slug"):
             self._c.execute(update(services)
                             .where(services.c.org_id == service.org_id,
@@ -327,6 +333,9 @@ class SqlServices:
     def rules_touching(self, org_id: str, service_id: str
                        ) -> builtins.list[tuple[str, SequenceRule]]:
         """Every sequence rule that names the service on either side, as (owner, rule)."""
+        known = self._touching.get((org_id, service_id))
+        if known is not None:
+            return list(known)
         query = (select(sequence_rules)
                  .where(sequence_rules.c.org_id == org_id,
                         or_(sequence_rules.c.service_id == service_id,
@@ -370,16 +379,28 @@ class SqlServices:
                 optional=bool(row["optional"]), mode=row["mode"],
                 weights=tuple(sorted(row["weights"].items())),
             ))
-        rules: dict[str, list[SequenceRule]] = {}
+        # The rules naming these services on either side, in rules_touching's order: the
+        # services' own rules come from them, and rules_touching is answered from them.
+        ids = [h["id"] for h in heads]
         rows = self._c.execute(
             select(sequence_rules)
             .where(sequence_rules.c.org_id == org_id,
-                   sequence_rules.c.service_id.in_([h["id"] for h in heads]))
-            .order_by(sequence_rules.c.position)
+                   or_(sequence_rules.c.service_id.in_(ids),
+                       sequence_rules.c.other_service_id.in_(ids)))
+            .order_by(sequence_rules.c.service_id, sequence_rules.c.position)
         ).mappings()
+        rules: dict[str, list[SequenceRule]] = {}
+        touching: dict[str, list[tuple[str, SequenceRule]]] = {i: [] for i in ids}
         for row in rows:
-            rules.setdefault(row["service_id"], []).append(SequenceRule(
-                row["other_service_id"], row["within_min"], row["direction"]))
+            owner, other = row["service_id"], row["other_service_id"]
+            rule = SequenceRule(other, row["within_min"], row["direction"])
+            if owner in touching:
+                rules.setdefault(owner, []).append(rule)
+                touching[owner].append((owner, rule))
+            if other in touching and other != owner:
+                touching[other].append((owner, rule))
+        for service_id, found in touching.items():
+            self._touching[(org_id, service_id)] = found
         return [_service(head, tuple(reqs.get(head["id"], ())), tuple(rules.get(head["id"], ())))
                 for head in heads]
 
