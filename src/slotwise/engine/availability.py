@@ -13,7 +13,8 @@ resources (``allocation.fill_roles``) and, for each r in C:
    resource's own notice and horizon — see ``rules``);
 
 and ``window.start <= t < window.end``, ``now + min_notice <= t <= now + max_advance``, and C
-contains ``must_include`` when it is set. Open windows are the resource's schedule intersected
+contains ``must_include`` when it is set (when only optional pools hold it: the slot's optional
+picks do, trying it first). Open windows are the resource's schedule intersected
 with its ``within`` schedules (location hours). Optional roles do not take part in C: each slot
 then takes, per optional role, resources free at ``t`` when there are enough.
 
@@ -177,7 +178,8 @@ def _with_optional_roles(request: SlotRequest, span: TimeRange) -> list[Slot]:
                 pool.insert(0, wanted)
             picked = [r for r in pool if r not in chosen and free_at(r, slot.start)][: role.count]
             if len(picked) == role.count:
-                chosen.extend(picked)
+                # Listed in the pool's preference order, like a required role's choice.
+                chosen.extend(r for r in role.resource_ids if r in picked)
         if wanted is None or wanted in chosen:
             offered.append(Slot(slot.start, slot.end, tuple(chosen)))
     return offered
