@@ -17,7 +17,7 @@ from slotwise.app.rules import (
 )
 from slotwise.app.scheduling import profile, requirements, schedule_zone, to_engine_schedule
 from slotwise.domain.errors import NotFound, SlotRef
-from slotwise.domain.model import Allocation, Resource, Service
+from slotwise.domain.model import Allocation, Location, Resource, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from slotwise.engine.availability import (
     Busy,
@@ -142,11 +142,12 @@ def preference_order(uow: UnitOfWork, service: Service, roles: tuple[RolePool, .
     return tuple(ordered)
 
 
-def blocked_ranges(uow: UnitOfWork, service: Service, resources: Mapping[str, Resource],
-                   slot: Slot) -> list[tuple[str, datetime, datetime]]:
+def blocked_ranges(service: Service, resources: Mapping[str, Resource],
+                   locations: Mapping[str, Location], slot: Slot
+                   ) -> list[tuple[str, datetime, datetime]]:
     """Each chosen resource's blocked range: the booked range widened by the largest of the
-    service's, the resource's and its location's buffers."""
-    locations = locations_of(uow, service.org_id, (resources[r] for r in slot.resource_ids))
+    service's, the resource's and its location's buffers (`resources` and `locations` hold
+    at least the slot's, by id)."""
     ranges = []
     for rid in slot.resource_ids:
         resource = resources[rid]
@@ -221,24 +222,19 @@ class SearchAvailability:
         return [SlotRef(s.start, s.end) for s in slots]
 
 
-def candidate_resources(uow: UnitOfWork, service: Service,
-                        restrict_to: Collection[str] | None = None) -> list[str]:
-    """Every resource the service could take."""
-    resources = uow.resources.list(service.org_id)
-    roles = role_pools(requirements(service), [profile(r) for r in resources], restrict_to)
-    return sorted({rid for role in roles for rid in role.resource_ids})
-
-
 def lock_candidates(uow: UnitOfWork, service: Service,
-                    restrict_to: Collection[str] | None = None) -> list[str]:
+                    restrict_to: Collection[str] | None = None
+                    ) -> tuple[dict[str, Resource], dict[str, Location]]:
     """Lock what a writer must hold before it checks and writes: every resource the service
     could take, plus the service and locations whose limits count across resources.
-    Returns the resource ids."""
-    candidates = candidate_resources(uow, service, restrict_to)
-    resources = uow.resources.many(service.org_id, candidates)
-    keys = lock_keys(service, locations_of(uow, service.org_id, resources.values()))
-    uow.lock_resources(service.org_id, [*candidates, *keys])
-    return candidates
+    Returns those resources and their locations, by id."""
+    resources = uow.resources.list(service.org_id)
+    roles = role_pools(requirements(service), [profile(r) for r in resources], restrict_to)
+    pooled = {rid for role in roles for rid in role.resource_ids}
+    candidates = {r.id: r for r in resources if r.id in pooled}
+    locations = locations_of(uow, service.org_id, candidates.values())
+    uow.lock_resources(service.org_id, [*sorted(candidates), *lock_keys(service, locations)])
+    return candidates, locations
 
 
 def offered_slot(uow: UnitOfWork, service: Service, start: datetime, now: datetime, *,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -15,7 +15,7 @@ from slotwise.app.availability import (
     slot_request_with_rules,
 )
 from slotwise.app.holds import check_resources, new_hold
-from slotwise.app.rules import Exclude, RuleState, locations_of, needs_approval
+from slotwise.app.rules import Exclude, RuleState, needs_approval
 from slotwise.domain import events
 from slotwise.domain.booking import Booking, BookingStatus, Hold, HoldStatus
 from slotwise.domain.errors import (
@@ -29,7 +29,7 @@ from slotwise.domain.errors import (
     SlotUnavailable,
 )
 from slotwise.domain.ids import digest, new_id, new_secret
-from slotwise.domain.model import Customer, Resource, Series, Service
+from slotwise.domain.model import Customer, Location, Resource, Series, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from slotwise.engine.availability import Busy, Slot, SlotRequest, slot_at
 from slotwise.engine.intervals import TimeRange
@@ -92,8 +92,7 @@ class BookSlot:
             hold = self._usable_hold(uow, org_id, service, request, now)
             restrict_to = hold.resource_ids if hold else request.resource_ids
             starts = self._starts(request, org.timezone)
-            candidates = lock_candidates(uow, service, restrict_to)
-            resources = uow.resources.many(org_id, candidates)
+            resources, locations = lock_candidates(uow, service, restrict_to)
             span = TimeRange(starts[0], starts[-1] + timedelta(minutes=service.duration_min))
             slot_req, rules = slot_request_with_rules(
                 uow, service, now, span, restrict_to=restrict_to,
@@ -104,11 +103,12 @@ class BookSlot:
             if seat is not None:
                 slots, conflicts = [seat], list[datetime]()
             else:
-                slots, conflicts = _choose_slots(uow, slot_req, rules, service, resources,
-                                                 starts)
+                slots, conflicts = _choose_slots(slot_req, rules, service, resources,
+                                                 locations, starts)
             if not conflicts:
                 try:
-                    booked = self._write(uow, service, request, slots, resources, hold, now)
+                    booked = self._write(uow, service, request, slots, resources, locations,
+                                         hold, now)
                 except OverlapRefused:
                     conflicts = [starts[0]]  # lost a race the lock did not cover; say so
                 else:
@@ -149,8 +149,8 @@ class BookSlot:
         return starts
 
     def _write(self, uow: UnitOfWork, service: Service, request: BookingRequest,
-               slots: Sequence[Slot], resources: dict[str, Resource], hold: Hold | None,
-               now: datetime) -> Booked:
+               slots: Sequence[Slot], resources: dict[str, Resource],
+               locations: Mapping[str, Location], hold: Hold | None, now: datetime) -> Booked:
         customer = _upsert_customer(uow, service.org_id, request.customer)
         manage_token = new_secret("mt")
         series_id = None
@@ -167,11 +167,10 @@ class BookSlot:
             chosen = {rid: resources[rid] for rid in slot.resource_ids}
             claim = hold if (i == 0 and hold is not None) else None
             if claim is None:
-                claim = new_hold(uow, service, slot, chosen, now, IMPLICIT_HOLD_TTL_S)
+                claim = new_hold(service, slot, chosen, locations, now, IMPLICIT_HOLD_TTL_S)
                 uow.holds.acquire(claim, now)
             status = (BookingStatus.PENDING
-                      if needs_approval(service, chosen.values(),
-                                        locations_of(uow, service.org_id, chosen.values()))
+                      if needs_approval(service, chosen.values(), locations)
                       else BookingStatus.CONFIRMED)
             booking = Booking(
                 id=new_id("booking"), org_id=service.org_id, service_id=service.id,
@@ -179,7 +178,7 @@ class BookSlot:
                 resource_ids=slot.resource_ids, created_at=now, updated_at=now,
                 series_id=series_id, notes=request.notes, manage_token_hash=digest(manage_token),
             )
-            uow.bookings.add(booking, blocked_ranges(uow, service, chosen, slot),
+            uow.bookings.add(booking, blocked_ranges(service, chosen, locations, slot),
                              session_key(service, booking.id, slot.start))
             uow.holds.save(replace(claim, status=HoldStatus.CONVERTED, booking_id=booking.id))
             uow.outbox.add(events.booking_event(events.BOOKING_CREATED, booking, now))
@@ -201,9 +200,9 @@ class BookSlot:
         )
 
 
-def _choose_slots(uow: UnitOfWork, request: SlotRequest, rules: RuleState, service: Service,
-                  resources: dict[str, Resource], starts: Sequence[datetime]
-                  ) -> tuple[list[Slot], list[datetime]]:
+def _choose_slots(request: SlotRequest, rules: RuleState, service: Service,
+                  resources: dict[str, Resource], locations: Mapping[str, Location],
+                  starts: Sequence[datetime]) -> tuple[list[Slot], list[datetime]]:
     """The slot of every occurrence, each counting the ones chosen before it as busy and
     towards limits and sequence rules."""
     slots: list[Slot] = []
@@ -215,7 +214,7 @@ def _choose_slots(uow: UnitOfWork, request: SlotRequest, rules: RuleState, servi
             continue
         slots.append(slot)
         if len(starts) > 1:
-            blocked = blocked_ranges(uow, service, resources, slot)
+            blocked = blocked_ranges(service, resources, locations, slot)
             calendars = dict(request.calendars)
             for rid, s, e in blocked:
                 cal = calendars[rid]

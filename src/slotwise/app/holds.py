@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -13,10 +13,11 @@ from slotwise.app.availability import (
     lock_candidates,
     offered_slot,
 )
+from slotwise.app.rules import locations_of
 from slotwise.domain.booking import Hold, HoldStatus
 from slotwise.domain.errors import NotFound, OverlapRefused, SlotUnavailable
 from slotwise.domain.ids import new_id
-from slotwise.domain.model import HeldResource, Resource, Service
+from slotwise.domain.model import HeldResource, Location, Resource, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from slotwise.engine.availability import Slot
 
@@ -31,14 +32,17 @@ def check_resources(uow: UnitOfWork, org_id: str, resource_ids: Sequence[str] | 
             raise NotFound(f"no such resource {rid}")
 
 
-def chosen_resources(uow: UnitOfWork, org_id: str, slot: Slot) -> dict[str, Resource]:
-    return uow.resources.many(org_id, slot.resource_ids)
+def chosen_resources(uow: UnitOfWork, org_id: str, slot: Slot
+                     ) -> tuple[dict[str, Resource], dict[str, Location]]:
+    """The slot's resources and their locations, by id."""
+    resources = uow.resources.many(org_id, slot.resource_ids)
+    return resources, locations_of(uow, org_id, resources.values())
 
 
-def new_hold(uow: UnitOfWork, service: Service, slot: Slot, resources: dict[str, Resource],
-             now: datetime, ttl_s: int) -> Hold:
-    """A hold on the slot's resources (`resources` holds at least those, by id)."""
-    blocked = blocked_ranges(uow, service, resources, slot)
+def new_hold(service: Service, slot: Slot, resources: Mapping[str, Resource],
+             locations: Mapping[str, Location], now: datetime, ttl_s: int) -> Hold:
+    """A hold on the slot's resources (`resources` and `locations` hold at least theirs)."""
+    blocked = blocked_ranges(service, resources, locations, slot)
     return Hold(
         id=new_id("hold"), org_id=service.org_id, service_id=service.id, start=slot.start,
         end=slot.end, expires_at=now + timedelta(seconds=ttl_s), created_at=now,
@@ -66,7 +70,7 @@ class PlaceHold:
             slot = (offered_slot(uow, service, start, now, restrict_to=resource_ids)
                     or joinable_slot(uow, service, start, now, restrict_to=resource_ids))
             if slot is not None:
-                hold = new_hold(uow, service, slot, chosen_resources(uow, org_id, slot), now,
+                hold = new_hold(service, slot, *chosen_resources(uow, org_id, slot), now,
                                 ttl_s or self.default_ttl_s)
                 try:
                     uow.holds.acquire(hold, now)

@@ -99,9 +99,9 @@ class RescheduleBooking:
                     or joinable_slot(uow, service, start, now))
             if slot is not None:
                 moved = booking.moved(slot.start, slot.end, slot.resource_ids, now)
-                resources = chosen_resources(uow, booking.org_id, slot)
+                resources, locations = chosen_resources(uow, booking.org_id, slot)
                 try:
-                    uow.bookings.move(moved, blocked_ranges(uow, service, resources, slot),
+                    uow.bookings.move(moved, blocked_ranges(service, resources, locations, slot),
                                       session_key(service, booking.id, slot.start))
                 except OverlapRefused:
                     pass

@@ -20,28 +20,30 @@ PerWeek = Annotated[int, Field(ge=1, le=7000,
                                description="bookings per local Monday-based week (≥ 1)")]
 
 
-class LocationIn(Body):
+class RulesIn(Body):
+    """The rules a resource or location may set for itself (null: none of its own; in a
+    PATCH, null removes it)."""
+
+    min_notice_min: Notice | None = None
+    max_advance_days: Horizon | None = None
+    max_per_day: PerDay | None = None
+    max_per_week: PerWeek | None = None
+
+
+class LocationIn(RulesIn):
     name: Name
     timezone: Zone
     buffer_before_min: Minutes = 0
     buffer_after_min: Minutes = 0
     requires_approval: bool = False
-    min_notice_min: Notice | None = None
-    max_advance_days: Horizon | None = None
-    max_per_day: PerDay | None = None
-    max_per_week: PerWeek | None = None
 
 
-class LocationPatch(Body):
+class LocationPatch(RulesIn):
     name: Name | None = None
     timezone: Zone | None = None
     buffer_before_min: Minutes | None = None
     buffer_after_min: Minutes | None = None
     requires_approval: bool | None = None
-    min_notice_min: Notice | None = None
-    max_advance_days: Horizon | None = None
-    max_per_day: PerDay | None = None
-    max_per_week: PerWeek | None = None
 
 
 class LocationOut(BaseModel):
@@ -57,7 +59,7 @@ class LocationOut(BaseModel):
     max_per_week: int | None = None
 
 
-class ResourceIn(Body):
+class ResourceIn(RulesIn):
     name: Name
     kind: Kind
     timezone: Zone | None = None
@@ -67,13 +69,9 @@ class ResourceIn(Body):
     buffer_before_min: Minutes = 0
     buffer_after_min: Minutes = 0
     requires_approval: bool = False
-    min_notice_min: Notice | None = None
-    max_advance_days: Horizon | None = None
-    max_per_day: PerDay | None = None
-    max_per_week: PerWeek | None = None
 
 
-class ResourcePatch(Body):
+class ResourcePatch(RulesIn):
     name: Name | None = None
     kind: Kind | None = None
     timezone: Zone | None = None
@@ -83,10 +81,6 @@ class ResourcePatch(Body):
     buffer_before_min: Minutes | None = None
     buffer_after_min: Minutes | None = None
     requires_approval: bool | None = None
-    min_notice_min: Notice | None = None
-    max_advance_days: Horizon | None = None
-    max_per_day: PerDay | None = None
-    max_per_week: PerWeek | None = None
 
 
 class ResourceOut(BaseModel):
