@@ -58,6 +58,8 @@ organisations = Table(
     Column("name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("created_at", Instant, nullable=False),
+    # Raised by triggers on every catalog change (migration 0004); keys the catalog cache.
+    Column("catalog_version", BigInteger, nullable=False, server_default="0"),
 )
 
 users = Table(

@@ -11,6 +11,14 @@ from sqlalchemy.engine import Connection
 
 from slotwise.domain import ports
 from slotwise.holds.sql import SqlHoldStore
+from slotwise.store.catalog_cache import (
+    CachedLocations,
+    CachedResources,
+    CachedSchedules,
+    CachedServices,
+    CatalogCache,
+    CatalogView,
+)
 from slotwise.store.repositories.accounts import (
     SqlApiKeys,
     SqlAuthSessions,
@@ -18,13 +26,7 @@ from slotwise.store.repositories.accounts import (
     SqlUsers,
 )
 from slotwise.store.repositories.bookings import SqlBookings, SqlCustomers, SqlSeries
-from slotwise.store.repositories.catalog import (
-    SqlBlocks,
-    SqlLocations,
-    SqlResources,
-    SqlSchedules,
-    SqlServices,
-)
+from slotwise.store.repositories.catalog import SqlBlocks
 from slotwise.store.repositories.outbox import SqlOutbox
 
 _LOCK_NAMESPACE = 0x51_07  # first key of the two-key advisory lock: "slotwise resource"
@@ -46,9 +48,11 @@ class SqlUnitOfWork:
     series: ports.SeriesRepo
     outbox: ports.Outbox
 
-    def __init__(self, engine: Engine, *, write: bool = False) -> None:
+    def __init__(self, engine: Engine, *, write: bool = False,
+                 catalog_cache: CatalogCache | None = None) -> None:
         self._engine = engine
         self._write = write
+        self._catalog_cache = catalog_cache
         self._connection: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
@@ -57,15 +61,16 @@ class SqlUnitOfWork:
             connection = connection.execution_options(sqlite_write=True)
         connection.begin()
         self._connection = connection
-        self.organisations = SqlOrganisations(connection)
+        catalog = CatalogView(self._catalog_cache, connection)
+        self.organisations = SqlOrganisations(connection, catalog.saw)
         self.users = SqlUsers(connection)
         self.api_keys = SqlApiKeys(connection)
         self.auth_sessions = SqlAuthSessions(connection)
-        self.locations = SqlLocations(connection)
-        self.resources = SqlResources(connection)
-        self.schedules = SqlSchedules(connection)
+        self.locations = CachedLocations(connection, catalog)
+        self.resources = CachedResources(connection, catalog)
+        self.schedules = CachedSchedules(connection, catalog)
         self.blocks = SqlBlocks(connection)
-        self.services = SqlServices(connection)
+        self.services = CachedServices(connection, catalog)
         self.customers = SqlCustomers(connection)
         self.bookings = SqlBookings(connection)
         self.holds = SqlHoldStore(connection)
@@ -116,8 +121,12 @@ def _lock_key(org_id: str, resource_id: str) -> int:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine) -> None:
+    """Units of work on one engine, sharing this process's catalog cache (`catalog_cache`
+    False: none, every read goes to the database)."""
+
+    def __init__(self, engine: Engine, *, catalog_cache: bool = True) -> None:
         self.engine = engine
+        self.catalog_cache = CatalogCache() if catalog_cache else None
 
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write)
+        return SqlUnitOfWork(self.engine, write=write, catalog_cache=self.catalog_cache)

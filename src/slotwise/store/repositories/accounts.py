@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from slotwise.domain.model import ApiKey, AuthSession, Organisation, Role, User
@@ -13,8 +15,11 @@ from slotwise.store.tables import api_keys, auth_sessions, organisations, users
 
 
 class SqlOrganisations:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection,
+                 saw_catalog_version: Callable[[str, int], None] | None = None) -> None:
         self._c = connection
+        # Told the catalog version read with each organisation (the catalog cache's key).
+        self._saw = saw_catalog_version
 
     def add(self, org: Organisation) -> None:
         with unique_as_already_exists(self._c, "an organisation with that slug"):
@@ -24,12 +29,18 @@ class SqlOrganisations:
             ))
 
     def get(self, org_id: str) -> Organisation | None:
-        row = self._c.execute(select(organisations).where(organisations.c.id == org_id))
-        return _org(found) if (found := row.mappings().first()) else None
+        return self._one(select(organisations).where(organisations.c.id == org_id))
 
     def by_slug(self, slug: str) -> Organisation | None:
-        row = self._c.execute(select(organisations).where(organisations.c.slug == slug))
-        return _org(found) if (found := row.mappings().first()) else None
+        return self._one(select(organisations).where(organisations.c.slug == slug))
+
+    def _one(self, query: Select[Any]) -> Organisation | None:
+        found = self._c.execute(query).mappings().first()
+        if found is None:
+            return None
+        if self._saw is not None:
+            self._saw(found["id"], found["catalog_version"])
+        return _org(found)
 
 
 def _org(row: RowMapping) -> Organisation:
