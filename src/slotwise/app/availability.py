@@ -33,6 +33,7 @@ from slotwise.engine.pools import RolePool, role_pools
 from slotwise.engine.rules import Period, period_of
 
 ALTERNATIVES = 5
+ALTERNATIVES_RADII = (timedelta(days=1), timedelta(days=14))  # searched in turn
 
 
 def slot_request(uow: UnitOfWork, service: Service, now: datetime, span: TimeRange, *,
@@ -207,19 +208,38 @@ class SearchAvailability:
 
     def alternatives(self, org_id: str, service: Service, near: datetime,
                      restrict_to: Collection[str] | None = None,
-                     exclude: Exclude = Exclude()) -> list[SlotRef]:
-        """The offered starts nearest to `near`, for a 409 answer."""
-        search = timedelta(days=14)
+                     exclude: Exclude = Exclude(), *, uow: UnitOfWork | None = None
+                     ) -> list[SlotRef]:
+        """The offered starts nearest to `near`, for a 409 answer (read in `uow` when the
+        caller has one open outside any write it made)."""
+        if uow is None:
+            with self._uow() as own:
+                return self.alternatives(org_id, service, near, restrict_to, exclude, uow=own)
         now = self._clock.now()
         # Every offered start lies in [now, horizon]: the ones nearest a start outside it are
         # the ones nearest its edge (and a start at the calendar's end cannot overflow).
         near = min(max(near, now), now + timedelta(days=service.max_advance_days))
-        with self._uow() as uow:
-            request = slot_request(uow, service, now,
-                                   TimeRange(near - search, near + search),
+        # Load a day either side first: when it holds enough starts they are the nearest
+        # (anything outside is further away), and a busy calendar's 409s stay cheap.
+        for radius in ALTERNATIVES_RADII:
+            request = slot_request(uow, service, now, TimeRange(near - radius, near + radius),
                                    restrict_to=restrict_to, exclude=exclude)
-        slots = nearest_slots(request, near, ALTERNATIVES, search)
+            slots = nearest_slots(request, near, ALTERNATIVES, radius)
+            if len(slots) >= ALTERNATIVES:
+                break
         return [SlotRef(s.start, s.end) for s in slots]
+
+
+def candidates(uow: UnitOfWork, service: Service,
+               restrict_to: Collection[str] | None = None
+               ) -> tuple[dict[str, Resource], dict[str, Location]]:
+    """Every resource the service could take (within `restrict_to`) and their locations, by
+    id."""
+    resources = uow.resources.list(service.org_id)
+    roles = role_pools(requirements(service), [profile(r) for r in resources], restrict_to)
+    pooled = {rid for role in roles for rid in role.resource_ids}
+    found = {r.id: r for r in resources if r.id in pooled}
+    return found, locations_of(uow, service.org_id, found.values())
 
 
 def lock_candidates(uow: UnitOfWork, service: Service,
@@ -228,13 +248,9 @@ def lock_candidates(uow: UnitOfWork, service: Service,
     """Lock what a writer must hold before it checks and writes: every resource the service
     could take, plus the service and locations whose limits count across resources.
     Returns those resources and their locations, by id."""
-    resources = uow.resources.list(service.org_id)
-    roles = role_pools(requirements(service), [profile(r) for r in resources], restrict_to)
-    pooled = {rid for role in roles for rid in role.resource_ids}
-    candidates = {r.id: r for r in resources if r.id in pooled}
-    locations = locations_of(uow, service.org_id, candidates.values())
-    uow.lock_resources(service.org_id, [*sorted(candidates), *lock_keys(service, locations)])
-    return candidates, locations
+    found, locations = candidates(uow, service, restrict_to)
+    uow.lock_resources(service.org_id, [*sorted(found), *lock_keys(service, locations)])
+    return found, locations
 
 
 def offered_slot(uow: UnitOfWork, service: Service, start: datetime, now: datetime, *,

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from slotwise.app.availability import (
     SearchAvailability,
     blocked_ranges,
+    candidates,
     joinable_slot,
     lock_candidates,
     session_key,
@@ -92,19 +93,15 @@ class BookSlot:
             hold = self._usable_hold(uow, org_id, service, request, now)
             restrict_to = hold.resource_ids if hold else request.resource_ids
             starts = self._starts(request, org.timezone)
-            resources, locations = lock_candidates(uow, service, restrict_to)
-            span = TimeRange(starts[0], starts[-1] + timedelta(minutes=service.duration_min))
-            slot_req, rules = slot_request_with_rules(
-                uow, service, now, span, restrict_to=restrict_to,
-                exclude=Exclude(hold_id=hold.id if hold else None))
-            seat = (joinable_slot(uow, service, starts[0], now, restrict_to=restrict_to,
-                                  hold_id=hold.id if hold else None)
-                    if request.recurrence is None else None)
-            if seat is not None:
-                slots, conflicts = [seat], list[datetime]()
-            else:
-                slots, conflicts = _choose_slots(slot_req, rules, service, resources,
-                                                 locations, starts)
+            plan = _Plan(service, org.timezone, request, starts, hold, restrict_to, now)
+            conflicts: list[datetime] = []
+            if not uow.serialises_writers:
+                # Check before queueing for the lock: in a rush most attempts are for a slot
+                # already taken, and they should learn it without waiting behind the winner.
+                conflicts = plan.check(uow, candidates(uow, service, restrict_to))[1]
+            if not conflicts:
+                resources, locations = lock_candidates(uow, service, restrict_to)
+                slots, conflicts = plan.check(uow, (resources, locations))
             if not conflicts:
                 try:
                     booked = self._write(uow, service, request, slots, resources, locations,
@@ -114,7 +111,8 @@ class BookSlot:
                 else:
                     uow.commit()
                     return booked
-        raise self._unavailable(org_id, service, request, starts, conflicts, restrict_to, hold)
+            uow.rollback()  # free the locks, and a transaction a refused write aborted
+            raise self._unavailable(uow, service, request, starts, conflicts, restrict_to, hold)
 
     def _usable_hold(self, uow: UnitOfWork, org_id: str, service: Service,
                      request: BookingRequest, now: datetime) -> Hold | None:
@@ -185,12 +183,12 @@ class BookSlot:
             written.append(booking)
         return Booked(booking=written[0], occurrences=tuple(written), manage_token=manage_token)
 
-    def _unavailable(self, org_id: str, service: Service, request: BookingRequest,
+    def _unavailable(self, uow: UnitOfWork, service: Service, request: BookingRequest,
                      starts: Sequence[datetime], conflicts: Sequence[datetime],
                      restrict_to: Sequence[str] | None, hold: Hold | None) -> SlotUnavailable:
         exclude = Exclude(hold_id=hold.id if hold else None)
-        alternatives = self._search.alternatives(org_id, service, conflicts[0], restrict_to,
-                                                 exclude)
+        alternatives = self._search.alternatives(service.org_id, service, conflicts[0],
+                                                 restrict_to, exclude, uow=uow)
         duration = timedelta(minutes=service.duration_min)
         if request.recurrence is None:
             return SlotUnavailable("that start is not available", alternatives)
@@ -198,6 +196,34 @@ class BookSlot:
             f"{len(conflicts)} of {len(starts)} occurrences are not available",
             [SlotRef(c, c + duration) for c in conflicts], alternatives,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One booking request's check: the slot of every start, or the starts that clash."""
+
+    service: Service
+    org_zone: str
+    request: BookingRequest
+    starts: Sequence[datetime]
+    hold: Hold | None
+    restrict_to: Sequence[str] | None
+    now: datetime
+
+    def check(self, uow: UnitOfWork,
+              candidates: tuple[dict[str, Resource], dict[str, Location]]
+              ) -> tuple[list[Slot], list[datetime]]:
+        service, starts, hold_id = self.service, self.starts, self.hold.id if self.hold else None
+        span = TimeRange(starts[0], starts[-1] + timedelta(minutes=service.duration_min))
+        slot_req, rules = slot_request_with_rules(
+            uow, service, self.now, span, restrict_to=self.restrict_to,
+            exclude=Exclude(hold_id=hold_id), org_zone=self.org_zone)
+        if self.request.recurrence is None:
+            seat = joinable_slot(uow, service, starts[0], self.now,
+                                 restrict_to=self.restrict_to, hold_id=hold_id)
+            if seat is not None:
+                return [seat], []
+        return _choose_slots(slot_req, rules, service, *candidates, starts)
 
 
 def _choose_slots(request: SlotRequest, rules: RuleState, service: Service,

@@ -66,9 +66,12 @@ class PlaceHold:
             if service is None:
                 raise NotFound("no such service")
             check_resources(uow, org_id, resource_ids)
-            lock_candidates(uow, service, resource_ids)
-            slot = (offered_slot(uow, service, start, now, restrict_to=resource_ids)
-                    or joinable_slot(uow, service, start, now, restrict_to=resource_ids))
+            # Check before queueing for the lock (see BookSlot), then again under it.
+            slot = None if uow.serialises_writers else _slot(uow, service, start, now,
+                                                              resource_ids)
+            if uow.serialises_writers or slot is not None:
+                lock_candidates(uow, service, resource_ids)
+                slot = _slot(uow, service, start, now, resource_ids)
             if slot is not None:
                 hold = new_hold(service, slot, *chosen_resources(uow, org_id, slot), now,
                                 ttl_s or self.default_ttl_s)
@@ -79,8 +82,15 @@ class PlaceHold:
                 else:
                     uow.commit()
                     return hold
-        raise SlotUnavailable("that start is not available",
-                              self._search.alternatives(org_id, service, start, resource_ids))
+            uow.rollback()  # free the locks, and a transaction a refused write aborted
+            raise SlotUnavailable("that start is not available", self._search.alternatives(
+                org_id, service, start, resource_ids, uow=uow))
+
+
+def _slot(uow: UnitOfWork, service: Service, start: datetime, now: datetime,
+          resource_ids: Sequence[str] | None) -> Slot | None:
+    return (offered_slot(uow, service, start, now, restrict_to=resource_ids)
+            or joinable_slot(uow, service, start, now, restrict_to=resource_ids))
 
 
 class ReleaseHold:

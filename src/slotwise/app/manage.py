@@ -18,8 +18,9 @@ from slotwise.domain import events
 from slotwise.domain.booking import Booking, BookingStatus
 from slotwise.domain.errors import NotFound, OverlapRefused, SlotUnavailable
 from slotwise.domain.ids import digest
-from slotwise.domain.model import BookingFilter
+from slotwise.domain.model import BookingFilter, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from slotwise.engine.availability import Slot
 
 
 def find_booking(uow: UnitOfWork, org_id: str | None, booking_id: str,
@@ -89,14 +90,13 @@ class RescheduleBooking:
             if service is None:
                 raise NotFound("the booking's service is gone")
             booking.check_movable()
-            lock_candidates(uow, service)
             own = Exclude(booking_ids=frozenset({booking.id}))
-            # Least disruption first: the same resources at the new time, then any that fit,
-            # then a free seat in a group session already running at that time.
-            slot = (offered_slot(uow, service, start, now, restrict_to=booking.resource_ids,
-                                 exclude=own)
-                    or offered_slot(uow, service, start, now, exclude=own)
-                    or joinable_slot(uow, service, start, now))
+            # Check before queueing for the lock (see BookSlot), then again under it.
+            slot = None if uow.serialises_writers else _new_slot(uow, service, booking, start,
+                                                                  now)
+            if uow.serialises_writers or slot is not None:
+                lock_candidates(uow, service)
+                slot = _new_slot(uow, service, booking, start, now)
             if slot is not None:
                 moved = booking.moved(slot.start, slot.end, slot.resource_ids, now)
                 resources, locations = chosen_resources(uow, booking.org_id, slot)
@@ -113,8 +113,20 @@ class RescheduleBooking:
                                   "resource_ids": list(booking.resource_ids)}))
                     uow.commit()
                     return moved
-        raise SlotUnavailable("that start is not available", self._search.alternatives(
-            booking.org_id, service, start, exclude=Exclude(booking_ids=frozenset({booking.id}))))
+            uow.rollback()  # free the locks, and a transaction a refused write aborted
+            raise SlotUnavailable("that start is not available", self._search.alternatives(
+                booking.org_id, service, start, exclude=own, uow=uow))
+
+
+def _new_slot(uow: UnitOfWork, service: Service, booking: Booking, start: datetime,
+              now: datetime) -> Slot | None:
+    """Least disruption first: the same resources at the new time, then any that fit, then a
+    free seat in a group session already running at that time."""
+    own = Exclude(booking_ids=frozenset({booking.id}))
+    return (offered_slot(uow, service, start, now, restrict_to=booking.resource_ids,
+                         exclude=own)
+            or offered_slot(uow, service, start, now, exclude=own)
+            or joinable_slot(uow, service, start, now))
 
 
 class ReadBookings:

@@ -91,6 +91,10 @@ class SqlUnitOfWork:
             connection.close()
 
     @property
+    def serialises_writers(self) -> bool:
+        return self._write and self.connection.dialect.name == "sqlite"
+
+    @property
     def connection(self) -> Connection:
         if self._connection is None:
             raise RuntimeError("unit of work used outside its `with` block")
