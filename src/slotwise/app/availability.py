@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -234,7 +234,7 @@ def candidates(uow: UnitOfWork, service: Service,
                restrict_to: Collection[str] | None = None
                ) -> tuple[dict[str, Resource], dict[str, Location]]:
     """Every resource the service could take (within `restrict_to`) and their locations, by
-    id."""
+    id (read from the catalog: no lock)."""
     resources = uow.resources.list(service.org_id)
     roles = role_pools(requirements(service), [profile(r) for r in resources], restrict_to)
     pooled = {rid for role in roles for rid in role.resource_ids}
@@ -242,14 +242,26 @@ def candidates(uow: UnitOfWork, service: Service,
     return found, locations_of(uow, service.org_id, found.values())
 
 
+Candidates = tuple[dict[str, Resource], dict[str, Location]]
+
+
 def lock_candidates(uow: UnitOfWork, service: Service,
-                    restrict_to: Collection[str] | None = None
-                    ) -> tuple[dict[str, Resource], dict[str, Location]]:
+                    restrict_to: Collection[str] | None = None, *,
+                    still_possible: Callable[[Candidates], bool] | None = None
+                    ) -> Candidates | None:
     """Lock what a writer must hold before it checks and writes: every resource the service
     could take, plus the service and locations whose limits count across resources.
-    Returns those resources and their locations, by id."""
+    Returns those resources and their locations, by id.
+
+    When another writer holds one of the locks, `still_possible` is asked first, without
+    waiting: in a rush most attempts are for a slot already taken, and they should learn it
+    without queueing behind the winner. None when it says no (nothing waited for)."""
     found, locations = candidates(uow, service, restrict_to)
-    uow.lock_resources(service.org_id, [*sorted(found), *lock_keys(service, locations)])
+    keys = [*sorted(found), *lock_keys(service, locations)]
+    if not uow.try_lock_resources(service.org_id, keys):
+        if still_possible is not None and not still_possible((found, locations)):
+            return None
+        uow.lock_resources(service.org_id, keys)
     return found, locations
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from slotwise.app.availability import (
+    Candidates,
     SearchAvailability,
     blocked_ranges,
-    candidates,
     joinable_slot,
     lock_candidates,
     session_key,
@@ -20,7 +20,6 @@ from slotwise.app.rules import Exclude, RuleState, needs_approval
 from slotwise.domain import events
 from slotwise.domain.booking import Booking, BookingStatus, Hold, HoldStatus
 from slotwise.domain.errors import (
-    AlreadyExists,
     HoldNotUsable,
     InvalidInput,
     NotFound,
@@ -94,14 +93,18 @@ class BookSlot:
             restrict_to = hold.resource_ids if hold else request.resource_ids
             starts = self._starts(request, org.timezone)
             plan = _Plan(service, org.timezone, request, starts, hold, restrict_to, now)
-            conflicts: list[datetime] = []
-            if not uow.serialises_writers:
-                # Check before queueing for the lock: in a rush most attempts are for a slot
-                # already taken, and they should learn it without waiting behind the winner.
-                conflicts = plan.check(uow, candidates(uow, service, restrict_to))[1]
-            if not conflicts:
-                resources, locations = lock_candidates(uow, service, restrict_to)
-                slots, conflicts = plan.check(uow, (resources, locations))
+            unlocked: list[list[datetime]] = []  # what a check before the lock found
+
+            def still_possible(found: Candidates) -> bool:
+                unlocked.append(plan.check(uow, found)[1])
+                return not unlocked[-1]
+
+            locked = lock_candidates(uow, service, restrict_to, still_possible=still_possible)
+            if locked is None:
+                conflicts = unlocked[-1]
+            else:
+                resources, locations = locked
+                slots, conflicts = plan.check(uow, locked)
             if not conflicts:
                 try:
                     booked = self._write(uow, service, request, slots, resources, locations,
@@ -210,8 +213,7 @@ class _Plan:
     restrict_to: Sequence[str] | None
     now: datetime
 
-    def check(self, uow: UnitOfWork,
-              candidates: tuple[dict[str, Resource], dict[str, Location]]
+    def check(self, uow: UnitOfWork, candidates: Candidates
               ) -> tuple[list[Slot], list[datetime]]:
         service, starts, hold_id = self.service, self.starts, self.hold.id if self.hold else None
         span = TimeRange(starts[0], starts[-1] + timedelta(minutes=service.duration_min))
@@ -255,24 +257,9 @@ def _choose_slots(request: SlotRequest, rules: RuleState, service: Service,
 
 
 def _upsert_customer(uow: UnitOfWork, org_id: str, details: CustomerDetails) -> Customer:
-    email = details.email.strip().lower()
-    existing = uow.customers.by_email(org_id, email)
-    if existing is None:
-        customer = Customer(id=new_id("customer"), org_id=org_id, name=details.name,
-                            email=email, phone=details.phone, timezone=details.timezone)
-        try:
-            uow.customers.add(customer)
-            return customer
-        except AlreadyExists:
-            # A concurrent booking by the same new customer added them first.
-            existing = uow.customers.by_email(org_id, email)
-            if existing is None:
-                raise
-    updated = replace(existing, name=details.name, phone=details.phone or existing.phone,
-                      timezone=details.timezone or existing.timezone)
-    if updated != existing:
-        uow.customers.update(updated)
-    return updated
+    return uow.customers.upsert(Customer(
+        id=new_id("customer"), org_id=org_id, name=details.name,
+        email=details.email.strip().lower(), phone=details.phone, timezone=details.timezone))
 
 
 def _org_zone(uow: UnitOfWork, org_id: str) -> str:

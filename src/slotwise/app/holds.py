@@ -66,11 +66,9 @@ class PlaceHold:
             if service is None:
                 raise NotFound("no such service")
             check_resources(uow, org_id, resource_ids)
-            # Check before queueing for the lock (see BookSlot), then again under it.
-            slot = None if uow.serialises_writers else _slot(uow, service, start, now,
-                                                              resource_ids)
-            if uow.serialises_writers or slot is not None:
-                lock_candidates(uow, service, resource_ids)
+            slot = None
+            if lock_candidates(uow, service, resource_ids, still_possible=lambda _: _slot(
+                    uow, service, start, now, resource_ids) is not None):
                 slot = _slot(uow, service, start, now, resource_ids)
             if slot is not None:
                 hold = new_hold(service, slot, *chosen_resources(uow, org_id, slot), now,

@@ -91,11 +91,9 @@ class RescheduleBooking:
                 raise NotFound("the booking's service is gone")
             booking.check_movable()
             own = Exclude(booking_ids=frozenset({booking.id}))
-            # Check before queueing for the lock (see BookSlot), then again under it.
-            slot = None if uow.serialises_writers else _new_slot(uow, service, booking, start,
-                                                                  now)
-            if uow.serialises_writers or slot is not None:
-                lock_candidates(uow, service)
+            slot = None
+            if lock_candidates(uow, service, still_possible=lambda _: _new_slot(
+                    uow, service, booking, start, now) is not None):
                 slot = _new_slot(uow, service, booking, start, now)
             if slot is not None:
                 moved = booking.moved(slot.start, slot.end, slot.resource_ids, now)

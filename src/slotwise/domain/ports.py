@@ -125,8 +125,10 @@ class Services(Protocol):
 
 class Customers(Protocol):
     def by_email(self, org_id: str, email: str) -> Customer | None: ...
-    def add(self, customer: Customer) -> None: ...
-    def update(self, customer: Customer) -> None: ...
+    def upsert(self, customer: Customer) -> Customer:
+        """Add the customer, or update the one with that e-mail: its name, and its phone and
+        zone when given. Returns the stored customer (safe against a concurrent upsert)."""
+        ...
 
 
 class Bookings(Protocol):
@@ -135,7 +137,9 @@ class Bookings(Protocol):
         """Insert the booking and one active allocation per (resource_id, blocked range).
 
         Allocations with the same `session_key` (seats of one group session) may overlap.
-        Raises `OverlapRefused` when the database's overlap guard refuses an allocation.
+        Raises `OverlapRefused` when the database's overlap guard refuses an allocation; the
+        transaction is then spoilt (no savepoint, to save two round trips) and must be rolled
+        back, as every writer does on a refusal.
         """
         ...
     def get(self, org_id: str, booking_id: str) -> Booking | None: ...
@@ -148,7 +152,8 @@ class Bookings(Protocol):
         ...
     def move(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]],
              session_key: str) -> None:
-        """Replace the booking's times, resources and allocations. May raise `OverlapRefused`."""
+        """Replace the booking's times, resources and allocations. May raise `OverlapRefused`
+        (the transaction must then be rolled back, as for `add`)."""
         ...
     def busy(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
              ) -> builtins.list[Allocation]:
@@ -175,7 +180,8 @@ class HoldStore(Protocol):
     """Tentative holds with a TTL. `acquire` is atomic across all the hold's resources."""
 
     def acquire(self, hold: Hold, now: datetime) -> None:
-        """Store the hold; raises `OverlapRefused` if a live hold overlaps on a resource."""
+        """Store the hold; raises `OverlapRefused` if a live hold overlaps on a resource (the
+        transaction must then be rolled back, as for `Bookings.add`)."""
         ...
     def get(self, org_id: str, hold_id: str) -> Hold | None: ...
     def save(self, hold: Hold) -> None:
@@ -219,14 +225,12 @@ class UnitOfWork(Protocol):
                  tb: TracebackType | None) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
-    @property
-    def serialises_writers(self) -> bool:
-        """True when opening a writing unit of work already serialises every writer (SQLite's
-        BEGIN IMMEDIATE): then a check before `lock_resources` would only repeat it."""
-        ...
-
     def lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> None:
         """Serialise writers per resource until the transaction ends (sorted, deadlock-free)."""
+        ...
+    def try_lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> bool:
+        """`lock_resources` without waiting: False when another writer holds one of them (the
+        ones taken stay taken; `lock_resources` then waits for the rest, in order)."""
         ...
 
 

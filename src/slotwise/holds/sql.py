@@ -31,14 +31,14 @@ class SqlHoldStore:
             end_at=hold.end, expires_at=hold.expires_at, status=hold.status.value,
             booking_id=hold.booking_id, created_at=hold.created_at,
         ))
+        # No savepoint: a refusal ends the writer's attempt, which rolls back (see ports).
         try:
-            with self._c.begin_nested():
-                self._c.execute(insert(held_resources), [
-                    {"hold_id": hold.id, "org_id": hold.org_id, "resource_id": r.resource_id,
-                     "blocked_start": epoch(r.blocked_start), "blocked_end": epoch(r.blocked_end),
-                     "expires_at": epoch(hold.expires_at), "live": True}
-                    for r in hold.resources
-                ])
+            self._c.execute(insert(held_resources), [
+                {"hold_id": hold.id, "org_id": hold.org_id, "resource_id": r.resource_id,
+                 "blocked_start": epoch(r.blocked_start), "blocked_end": epoch(r.blocked_end),
+                 "expires_at": epoch(hold.expires_at), "live": True}
+                for r in hold.resources
+            ])
         except IntegrityError as error:
             if is_overlap_refusal(error):
                 raise OverlapRefused(hold.resource_ids) from error

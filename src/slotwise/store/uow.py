@@ -91,10 +91,6 @@ class SqlUnitOfWork:
             connection.close()
 
     @property
-    def serialises_writers(self) -> bool:
-        return self._write and self.connection.dialect.name == "sqlite"
-
-    @property
     def connection(self) -> Connection:
         if self._connection is None:
             raise RuntimeError("unit of work used outside its `with` block")
@@ -107,15 +103,25 @@ class SqlUnitOfWork:
         self.connection.rollback()
 
     def lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> None:
+        self._lock(org_id, resource_ids, "count(pg_advisory_xact_lock(:ns, k)) > 0")
+
+    def try_lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> bool:
+        return self._lock(org_id, resource_ids, "bool_and(pg_try_advisory_xact_lock(:ns, k))")
+
+    def _lock(self, org_id: str, resource_ids: Sequence[str], aggregate: str) -> bool:
         if self.connection.dialect.name != "postgresql":
-            return  # SQLite: BEGIN IMMEDIATE already serialises every writer.
+            return True  # SQLite: BEGIN IMMEDIATE already serialises every writer.
         # Contended exclusion checks deadlock in PostgreSQL; taking these locks in one global
         # order first serialises writers per resource and leaves the constraint as the last word.
+        # One round trip: unnest yields the sorted keys in order, and the aggregate calls the
+        # lock function on each in turn (no short cut: a failed try does not stop the rest).
         keys = sorted({_lock_key(org_id, rid) for rid in resource_ids})
-        for key in keys:
-            self.connection.execute(
-                text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": _LOCK_NAMESPACE, "key": key}
-            )
+        if not keys:
+            return True
+        taken = self.connection.execute(
+            text(f"SELECT {aggregate} FROM unnest(CAST(:keys AS integer[])) AS t(k)"),
+            {"ns": _LOCK_NAMESPACE, "keys": keys}).scalar()
+        return bool(taken)
 
 
 def _lock_key(org_id: str, resource_id: str) -> int:

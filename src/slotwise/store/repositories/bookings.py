@@ -18,6 +18,8 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -25,7 +27,7 @@ from slotwise.domain.booking import Booking, BookingStatus
 from slotwise.domain.errors import OverlapRefused
 from slotwise.domain.ids import new_id
 from slotwise.domain.model import Allocation, BookedTime, BookingFilter, Customer, Series
-from slotwise.store.guard import is_overlap_refusal, unique_as_already_exists
+from slotwise.store.guard import is_overlap_refusal
 from slotwise.store.tables import allocations, bookings, customers, series
 from slotwise.store.types import epoch, from_epoch, one_of
 
@@ -44,15 +46,18 @@ class SqlCustomers:
         row = self._c.execute(query).mappings().first()
         return _customer(row) if row else None
 
-    def add(self, customer: Customer) -> None:
-        with unique_as_already_exists(self._c, "a customer with that e-mail"):
-            self._c.execute(insert(customers).values(**_customer_values(customer)))
-
-    def update(self, customer: Customer) -> None:
-        self._c.execute(update(customers)
-                        .where(customers.c.org_id == customer.org_id,
-                               customers.c.id == customer.id)
-                        .values(**_customer_values(customer)))
+    def upsert(self, customer: Customer) -> Customer:
+        # One statement: INSERT … ON CONFLICT DO UPDATE is atomic against a concurrent
+        # first booking by the same new customer, on both dialects.
+        dialect_insert = pg_insert if self._c.dialect.name == "postgresql" else sqlite_insert
+        new = dialect_insert(customers).values(**_customer_values(customer))
+        query = new.on_conflict_do_update(
+            index_elements=[customers.c.org_id, customers.c.email],
+            set_={"name": new.excluded.name,
+                  "phone": func.coalesce(new.excluded.phone, customers.c.phone),
+                  "timezone": func.coalesce(new.excluded.timezone, customers.c.timezone)},
+        ).returning(*customers.c)
+        return _customer(self._c.execute(query).mappings().one())
 
 
 def _customer_values(c: Customer) -> dict[str, object]:
@@ -204,9 +209,9 @@ class SqlBookings:
              "blocked_end": epoch(end), "active": booking.status.holds_resources}
             for resource_id, start, end in blocked
         ]
+        # No savepoint: a refusal ends the writer's attempt, which rolls back (see ports).
         try:
-            with self._c.begin_nested():
-                self._c.execute(insert(allocations), rows)
+            self._c.execute(insert(allocations), rows)
         except IntegrityError as error:
             if is_overlap_refusal(error):
                 raise OverlapRefused([r[0] for r in blocked]) from error
