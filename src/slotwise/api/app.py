@@ -33,7 +33,7 @@ def create_app(use_cases: UseCases) -> FastAPI:
     errors.install(app)
     # Starlette runs the last added middleware first: observe wraps idempotency.
     app.middleware("http")(middleware.idempotency)
-    app.middleware("http")(middleware.observe)
+    app.add_middleware(middleware.Observe)
     for module in (ops, accounts, resources, services, bookings, public):
         app.include_router(module.router)
     for module in (explain, recurrence):

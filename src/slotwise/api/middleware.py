@@ -9,11 +9,13 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slotwise.api.deps import use_cases
 from slotwise.api.errors import domain_problem, problem
 from slotwise.api.logs import request_id
-from slotwise.api.metrics import metrics
+from slotwise.api.metrics import Metrics
 from slotwise.app.idempotency import request_fingerprint
 from slotwise.domain.errors import DomainError
 from slotwise.domain.model import IdempotencyRecord
@@ -23,25 +25,40 @@ log = logging.getLogger("slotwise.http")
 Next = Callable[[Request], Awaitable[Response]]
 
 
-async def observe(request: Request, call_next: Next) -> Response:
-    rid = request.headers.get("x-request-id") or secrets.token_hex(8)
-    token = request_id.set(rid)
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        response.headers["X-Request-ID"] = rid
-        return response
-    finally:
-        elapsed = time.perf_counter() - started
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics(request).request_seconds.labels(request.method, route, str(status)).observe(
-            elapsed)
-        log.info("request", extra={"fields": {
-            "method": request.method, "path": request.url.path, "route": route,
-            "status": status, "ms": round(elapsed * 1000, 2)}})
-        request_id.reset(token)
+class Observe:
+    """Request id, access log and latency metrics, as plain ASGI: unlike an
+    `@app.middleware("http")` function it adds no task and no stream per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = Headers(scope=scope).get("x-request-id") or secrets.token_hex(8)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", rid)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            registry: Metrics = scope["app"].state.metrics
+            registry.request_seconds.labels(scope["method"], route, str(status)).observe(elapsed)
+            log.info("request", extra={"fields": {
+                "method": scope["method"], "path": scope["path"], "route": route,
+                "status": status, "ms": round(elapsed * 1000, 2)}})
+            request_id.reset(token)
 
 
 async def idempotency(request: Request, call_next: Next) -> Response:

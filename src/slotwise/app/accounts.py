@@ -85,16 +85,14 @@ class Accounts:
         with self._uow() as uow:
             if token.startswith(API_KEY_PREFIX + "_"):
                 key = uow.api_keys.by_hash(digest(token))
-                if key is None or key.revoked_at is not None:
+                if key is None or key[0].revoked_at is not None:
                     raise Unauthenticated("unknown or revoked API key")
-                user = uow.users.get(key.org_id, key.user_id)
+                user = key[1]
             else:
                 session = uow.auth_sessions.by_hash(digest(token))
-                if session is None or session.expires_at <= now:
+                if session is None or session[0].expires_at <= now:
                     raise Unauthenticated("unknown or expired session")
-                user = uow.users.get(session.org_id, session.user_id)
-            if user is None:
-                raise Unauthenticated("the token's user is gone")
+                user = session[1]
             return Principal(org_id=user.org_id, user_id=user.id, role=user.role)
 
     def organisation(self, org_id: str) -> Organisation:

@@ -73,6 +73,16 @@ def _user(row: RowMapping) -> User:
                 password_hash=row["password_hash"], created_at=row["created_at"])
 
 
+# A credential's holder, read in the same query as the credential (prefixed columns).
+_USER_COLUMNS = [column.label(f"holder_{column.name}") for column in users.c]
+
+
+def _holder(row: RowMapping) -> User:
+    return User(id=row["holder_id"], org_id=row["holder_org_id"], email=row["holder_email"],
+                role=Role(row["holder_role"]), password_hash=row["holder_password_hash"],
+                created_at=row["holder_created_at"])
+
+
 class SqlApiKeys:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
@@ -84,9 +94,12 @@ class SqlApiKeys:
             revoked_at=key.revoked_at,
         ))
 
-    def by_hash(self, key_hash: str) -> ApiKey | None:
-        query = select(api_keys).where(api_keys.c.key_hash == key_hash)
-        return _key(found) if (found := self._c.execute(query).mappings().first()) else None
+    def by_hash(self, key_hash: str) -> tuple[ApiKey, User] | None:
+        query = (select(api_keys, *_USER_COLUMNS)
+                 .join(users, users.c.id == api_keys.c.user_id)
+                 .where(api_keys.c.key_hash == key_hash))
+        found = self._c.execute(query).mappings().first()
+        return (_key(found), _holder(found)) if found else None
 
     def list(self, org_id: str) -> list[ApiKey]:
         query = (select(api_keys)
@@ -121,11 +134,13 @@ class SqlAuthSessions:
             expires_at=session.expires_at,
         ))
 
-    def by_hash(self, token_hash: str) -> AuthSession | None:
-        query = select(auth_sessions).where(auth_sessions.c.token_hash == token_hash)
+    def by_hash(self, token_hash: str) -> tuple[AuthSession, User] | None:
+        query = (select(auth_sessions, *_USER_COLUMNS)
+                 .join(users, users.c.id == auth_sessions.c.user_id)
+                 .where(auth_sessions.c.token_hash == token_hash))
         row = self._c.execute(query).mappings().first()
         if row is None:
             return None
-        return AuthSession(id=row["id"], org_id=row["org_id"], user_id=row["user_id"],
-                           token_hash=row["token_hash"], created_at=row["created_at"],
-                           expires_at=row["expires_at"])
+        return (AuthSession(id=row["id"], org_id=row["org_id"], user_id=row["user_id"],
+                            token_hash=row["token_hash"], created_at=row["created_at"],
+                            expires_at=row["expires_at"]), _holder(row))
