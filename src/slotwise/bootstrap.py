@@ -91,7 +91,8 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         # which holds fall back to SQL (holds/fallback.py).
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
                                       socket_connect_timeout=settings.redis_timeout_s)
-        holds = RedisHoldsFactory(RedisHoldStore(client), CircuitBreaker())
+        holds = RedisHoldsFactory(RedisHoldStore(client, settings.redis_key_prefix),
+                                  CircuitBreaker())
     uow = SqlUnitOfWorkFactory(engine, holds)
     search = SearchAvailability(uow, clock)
     readiness = Readiness(engine, settings.redis_url)

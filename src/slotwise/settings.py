@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     database_pool_size: int = 10
     redis_url: str | None = None  # unset: holds live in the database
     redis_timeout_s: float = Field(default=0.5, gt=0)
+    redis_key_prefix: str = "slotwise"  # lets deployments (and test runs) share one Redis
 
     # time: a pinned "now" for demos and tests; unset, the real clock runs
     now: AwareDatetime | None = None

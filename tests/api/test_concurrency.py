@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from fastapi.testclient import TestClient
 
 from slotwise.testing.api import Org, resource, service, signup
+
+pytestmark = pytest.mark.parametrize("holds", ["sql", "redis"], indirect=True)
 
 
 def race(attempts: int, attempt: Callable[[int], int], workers: int = 16) -> list[int]:
