@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from tests.conftest import RedisKeys
 
 from slotwise.api.app import create_app
 from slotwise.app.clock import FrozenClock
@@ -18,7 +19,6 @@ from slotwise.bootstrap import Container, build
 from slotwise.settings import Settings
 from slotwise.store.tables import holds as holds_table
 from slotwise.testing.api import Org, book, resource, service, signup
-from tests.conftest import RedisKeys
 
 START = "2027-03-08T10:00:00Z"
 

@@ -16,6 +16,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 from sqlalchemy import Engine
+from tests.conftest import T0, RedisKeys
 
 from slotwise.domain.booking import Hold, HoldStatus
 from slotwise.domain.errors import OverlapRefused
@@ -24,7 +25,6 @@ from slotwise.holds.fallback import CircuitBreaker, RedisHoldsFactory
 from slotwise.holds.redis import RedisHoldStore
 from slotwise.store.database import make_engine
 from slotwise.store.uow import SqlUnitOfWork
-from tests.conftest import T0, RedisKeys
 
 DAY = T0 + timedelta(days=7)
 
