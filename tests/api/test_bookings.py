@@ -129,8 +129,10 @@ def test_only_a_live_hold_can_be_extended(client: TestClient, clock: FrozenClock
     org, svc = setup(client)
     hold = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T10:00:00Z",
                                   "ttl_s": 60}).json()
-    for ttl in (0, 1801, None):
-        assert org.post(f"/v1/holds/{hold['id']}/extend", {"ttl_s": ttl}).status_code == 422
+    for body in ({"ttl_s": 0}, {"ttl_s": 1801}, {"ttl_s": "ten"}, {}):
+        answer = org.post(f"/v1/holds/{hold['id']}/extend", body)
+        assert answer.status_code == 422
+        assert answer.json()["errors"][0]["loc"] == ["body", "ttl_s"]
     released = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T11:00:00Z"})
     org.delete(f"/v1/holds/{released.json()['id']}")
     converted = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T12:00:00Z"})
