@@ -4,8 +4,8 @@ PostgreSQL gets a fresh database per test session (per xdist worker), dropped af
 Redis holds use keys under a prefix of their own per session, deleted afterwards. An unreachable
 PostgreSQL or Redis fails the run: the suite needs them (`make check` starts them).
 
-A module opts into running its API tests with Redis holds too (on PostgreSQL only) with
-`pytestmark = pytest.mark.parametrize("holds", ["sql", "redis"], indirect=True)`.
+A module or test opts into running with Redis holds too (on PostgreSQL only) with
+`pytest.mark.parametrize("holds", ["sql", "redis"], indirect=True)`.
 """
 
 from __future__ import annotations
