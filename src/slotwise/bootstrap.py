@@ -9,6 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
+import redis
 from sqlalchemy import Engine, text
 
 from slotwise.app.accounts import Accounts
@@ -16,19 +17,22 @@ from slotwise.app.availability import SearchAvailability
 from slotwise.app.bookings import BookSlot
 from slotwise.app.catalog import Catalog
 from slotwise.app.clock import FrozenClock, SystemClock
-from slotwise.app.container import UseCases
+from slotwise.app.container import Dependency, UseCases
 from slotwise.app.explain import ExplainAvailability
-from slotwise.app.holds import PlaceHold, ReleaseHold
+from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.manage import ApproveBooking, CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.domain.ports import Clock
+from slotwise.holds.fallback import CircuitBreaker, RedisHoldsFactory
+from slotwise.holds.redis import RedisHoldStore
+from slotwise.holds.sql import SqlHoldStore
 from slotwise.integrations.passwords import Argon2Hasher
 from slotwise.settings import Settings
 from slotwise.store.database import make_engine
 from slotwise.store.idempotency import SqlIdempotencyStore
 from slotwise.store.migrate import upgrade
-from slotwise.store.uow import SqlUnitOfWorkFactory
+from slotwise.store.uow import HoldsFactory, SqlUnitOfWorkFactory
 
 
 @dataclass
@@ -49,8 +53,6 @@ class Readiness:
     def redis(self) -> str | None:
         if self.redis_url is None:
             return None
-        import redis
-
         try:
             client = redis.Redis.from_url(self.redis_url, socket_timeout=1,
                                           socket_connect_timeout=1)
@@ -68,9 +70,12 @@ class Container:
     settings: Settings
     engine: Engine
     use_cases: UseCases
+    redis: redis.Redis | None = None
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
 
 
 def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = None) -> Container:
@@ -79,12 +84,22 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         upgrade(engine)
     if clock is None:
         clock = FrozenClock(settings.now) if settings.now is not None else SystemClock()
-    uow = SqlUnitOfWorkFactory(engine)
+    holds: HoldsFactory = SqlHoldStore
+    client = None
+    if settings.redis_url is not None:
+        # Short timeouts: an unreachable Redis costs one of them per breaker cooldown, after
+        # which holds fall back to SQL (holds/fallback.py).
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
+                                      socket_connect_timeout=settings.redis_timeout_s)
+        holds = RedisHoldsFactory(RedisHoldStore(client, settings.redis_key_prefix),
+                                  CircuitBreaker())
+    uow = SqlUnitOfWorkFactory(engine, holds)
     search = SearchAvailability(uow, clock)
     readiness = Readiness(engine, settings.redis_url)
-    checks = {"database": readiness.database}
+    checks = {"database": Dependency(readiness.database)}
     if settings.redis_url is not None:
-        checks["redis"] = readiness.redis
+        checks["redis"] = Dependency(readiness.redis,
+                                     fallback="holds are kept in the database meanwhile")
     use_cases = UseCases(
         clock=clock,
         accounts=Accounts(uow, clock,
@@ -97,6 +112,7 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         preview_recurrence=PreviewRecurrence(uow, clock),
         place_hold=PlaceHold(uow, clock, search, settings.hold_ttl_s),
         release_hold=ReleaseHold(uow, clock),
+        extend_hold=ExtendHold(uow, clock),
         book=BookSlot(uow, clock, search),
         cancel=CancelBooking(uow, clock),
         reschedule=RescheduleBooking(uow, clock, search),
@@ -106,4 +122,4 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
         checks=checks,
     )
-    return Container(settings=settings, engine=engine, use_cases=use_cases)
+    return Container(settings=settings, engine=engine, use_cases=use_cases, redis=client)

@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     # storage
     database_url: str = Field(default_factory=_default_database_url)
     database_pool_size: int = 10
-    redis_url: str | None = None
+    redis_url: str | None = None  # unset: holds live in the database
+    redis_timeout_s: float = Field(default=0.5, gt=0)
+    redis_key_prefix: str = "slotwise"  # lets deployments (and test runs) share one Redis
 
     # time: a pinned "now" for demos and tests; unset, the real clock runs
     now: AwareDatetime | None = None

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from slotwise.app.clock import FrozenClock
 from slotwise.testing.api import Org, availability, book, resource, service, signup
 
 MON = "2027-03-08"
+
+pytestmark = pytest.mark.parametrize("holds", ["sql", "redis"], indirect=True)
 
 
 def setup(client: TestClient, **service_fields: object) -> tuple[Org, dict[str, object]]:
@@ -105,6 +108,39 @@ def test_hold_ttl_is_bounded(client: TestClient) -> None:
                                         "ttl_s": ttl})
         assert answer.status_code == 422
         assert answer.json()["errors"][0]["loc"] == ["body", "ttl_s"]
+
+
+def test_extending_a_live_hold_keeps_the_slot_hidden_from_now_on(
+        client: TestClient, clock: FrozenClock) -> None:
+    org, svc = setup(client)
+    start = f"{MON}T10:00:00Z"
+    held = org.post("/v1/holds", {"service_id": svc["id"], "start": start, "ttl_s": 300}).json()
+    clock.advance(timedelta(seconds=200))
+    extended = org.post(f"/v1/holds/{held['id']}/extend", {"ttl_s": 600})
+    assert extended.status_code == 200, extended.text
+    assert extended.json() == {**held, "expires_at": "2027-03-01T12:13:20Z"}
+    clock.advance(timedelta(seconds=599))
+    window = (f"{MON}T00:00:00Z", f"{MON}T23:00:00Z")
+    assert start not in [s["start"] for s in availability(org, svc["id"], *window)]
+    assert book(org, svc["id"], start, hold_id=held["id"])["start"] == start
+
+
+def test_only_a_live_hold_can_be_extended(client: TestClient, clock: FrozenClock) -> None:
+    org, svc = setup(client)
+    hold = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T10:00:00Z",
+                                  "ttl_s": 60}).json()
+    for body in ({"ttl_s": 0}, {"ttl_s": 1801}, {"ttl_s": "ten"}, {}):
+        answer = org.post(f"/v1/holds/{hold['id']}/extend", body)
+        assert answer.status_code == 422
+        assert answer.json()["errors"][0]["loc"] == ["body", "ttl_s"]
+    released = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T11:00:00Z"})
+    org.delete(f"/v1/holds/{released.json()['id']}")
+    converted = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T12:00:00Z"})
+    book(org, svc["id"], f"{MON}T12:00:00Z", hold_id=converted.json()["id"])
+    clock.advance(timedelta(seconds=60))
+    for hold_id in (hold["id"], released.json()["id"], converted.json()["id"], "hold_unknown"):
+        answer = org.post(f"/v1/holds/{hold_id}/extend", {"ttl_s": 600})
+        assert answer.status_code == 404, (hold_id, answer.text)
 
 
 def test_cancel_frees_the_slot(client: TestClient) -> None:

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from fastapi.testclient import TestClient
 
 from slotwise.testing.api import Org, resource, service, signup
+
+# Every booking race runs with SQL holds and with Redis holds (tests/conftest.py).
+with_both_hold_stores = pytest.mark.parametrize("holds", ["sql", "redis"], indirect=True)
 
 
 def race(attempts: int, attempt: Callable[[int], int], workers: int = 16) -> list[int]:
@@ -25,6 +29,7 @@ def booking_at(org: Org, service_id: str, start: str, email: str | None = None
     return attempt
 
 
+@with_both_hold_stores
 def test_concurrent_bookings_of_one_slot_have_exactly_one_winner(client: TestClient) -> None:
     org = signup(client, timezone="UTC")
     resource(org)
@@ -35,6 +40,7 @@ def test_concurrent_bookings_of_one_slot_have_exactly_one_winner(client: TestCli
     assert len(org.get("/v1/bookings").json()["items"]) == 1
 
 
+@with_both_hold_stores
 def test_concurrent_two_role_bookings_never_share_a_room(client: TestClient) -> None:
     org = signup(client, timezone="UTC")
     for i in range(3):
@@ -46,6 +52,7 @@ def test_concurrent_two_role_bookings_never_share_a_room(client: TestClient) -> 
     assert set(statuses) == {201, 409}
 
 
+@with_both_hold_stores
 def test_concurrent_seats_of_a_group_session_never_exceed_its_capacity(
         client: TestClient) -> None:
     org = signup(client, timezone="UTC")
@@ -59,6 +66,7 @@ def test_concurrent_seats_of_a_group_session_never_exceed_its_capacity(
     assert "2027-03-08T10:00:00Z" not in [s["start"] for s in slots]
 
 
+@with_both_hold_stores
 def test_one_new_customer_booking_several_slots_at_once_is_one_customer(
         client: TestClient) -> None:
     org = signup(client, timezone="UTC")

@@ -10,13 +10,22 @@ from slotwise.app.availability import SearchAvailability
 from slotwise.app.bookings import BookSlot
 from slotwise.app.catalog import Catalog
 from slotwise.app.explain import ExplainAvailability
-from slotwise.app.holds import PlaceHold, ReleaseHold
+from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.manage import ApproveBooking, CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.domain.ports import Clock
 
 HealthCheck = Callable[[], "str | None"]
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A /readyz check. `fallback` says what the process does without the dependency; None
+    means it cannot serve without it."""
+
+    check: HealthCheck
+    fallback: str | None = None
 
 
 @dataclass
@@ -29,6 +38,7 @@ class UseCases:
     preview_recurrence: PreviewRecurrence
     place_hold: PlaceHold
     release_hold: ReleaseHold
+    extend_hold: ExtendHold
     book: BookSlot
     cancel: CancelBooking
     reschedule: RescheduleBooking
@@ -36,5 +46,5 @@ class UseCases:
     bookings: ReadBookings
     idempotency: Idempotency
     cursor_secret: bytes
-    # /readyz: name → check returning None when healthy, else what is wrong
-    checks: dict[str, HealthCheck] = field(default_factory=dict)
+    # /readyz: name → its check, returning None when healthy, else what is wrong
+    checks: dict[str, Dependency] = field(default_factory=dict)

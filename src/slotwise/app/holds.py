@@ -103,3 +103,19 @@ class ReleaseHold:
                 raise NotFound("no such live hold")
             uow.holds.save(replace(hold, status=HoldStatus.RELEASED))
             uow.commit()
+
+
+class ExtendHold:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def __call__(self, org_id: str, hold_id: str, ttl_s: int) -> Hold:
+        """The hold, live, now expiring `ttl_s` from now; NotFound unless it was live."""
+        now = self._clock.now()
+        with self._uow(write=True) as uow:
+            hold = uow.holds.extend(org_id, hold_id, now + timedelta(seconds=ttl_s), now)
+            if hold is None:
+                raise NotFound("no such live hold")
+            uow.commit()
+            return hold

@@ -191,6 +191,10 @@ class HoldStore(Protocol):
     def save(self, hold: Hold) -> None:
         """Store a status change (release, convert, expire)."""
         ...
+    def extend(self, org_id: str, hold_id: str, expires_at: datetime,
+               now: datetime) -> Hold | None:
+        """Move a hold live at `now` to expire at `expires_at`; None if it is not live."""
+        ...
     def live(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime,
              now: datetime) -> list[Hold]:
         """Live holds with a held range on one of the resources overlapping [start, end)."""

@@ -59,6 +59,32 @@ class SqlHoldStore:
                         .values(live=hold.status is HoldStatus.ACTIVE,
                                 expires_at=epoch(hold.expires_at)))
 
+    def extend(self, org_id: str, hold_id: str, expires_at: datetime,
+               now: datetime) -> Hold | None:
+        # Conditional on the hold being live, so an acquire that reclaimed it as expired
+        # (another writer, a later clock) wins and nothing overlaps.
+        extended = self._c.execute(
+            update(holds)
+            .where(holds.c.org_id == org_id, holds.c.id == hold_id,
+                   holds.c.status == HoldStatus.ACTIVE.value, holds.c.expires_at > now)
+            .values(expires_at=expires_at)).rowcount
+        if not extended:
+            return None
+        self._c.execute(update(held_resources)
+                        .where(held_resources.c.org_id == org_id,
+                               held_resources.c.hold_id == hold_id)
+                        .values(expires_at=epoch(expires_at)))
+        return self.get(org_id, hold_id)
+
+    def before_commit(self) -> None:
+        """Nothing to do: the held rows commit or roll back with the caller's transaction."""
+
+    def after_commit(self) -> None:
+        """As `before_commit`."""
+
+    def after_rollback(self) -> None:
+        """As `before_commit`."""
+
     def live(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime,
              now: datetime) -> list[Hold]:
         query = (select(held_resources.c.hold_id).distinct()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import Protocol
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
@@ -32,6 +33,18 @@ from slotwise.store.repositories.outbox import SqlOutbox
 _LOCK_NAMESPACE = 0x51_07  # first key of the two-key advisory lock: "slotwise resource"
 
 
+class TransactionHolds(ports.HoldStore, Protocol):
+    """A unit of work's holds, told how its transaction ends: a store outside the SQL
+    transaction (Redis) applies its deferred changes or undoes its claims then."""
+
+    def before_commit(self) -> None: ...
+    def after_commit(self) -> None: ...
+    def after_rollback(self) -> None: ...
+
+
+HoldsFactory = Callable[[Connection], TransactionHolds]
+
+
 class SqlUnitOfWork:
     organisations: ports.Organisations
     users: ports.Users
@@ -49,9 +62,12 @@ class SqlUnitOfWork:
     outbox: ports.Outbox
 
     def __init__(self, engine: Engine, *, write: bool = False,
+                 holds: HoldsFactory = SqlHoldStore,
                  catalog_cache: CatalogCache | None = None) -> None:
         self._engine = engine
         self._write = write
+        self._holds_factory = holds
+        self._holds: TransactionHolds | None = None
         self._catalog_cache = catalog_cache
         self._connection: Connection | None = None
 
@@ -73,22 +89,24 @@ class SqlUnitOfWork:
         self.services = CachedServices(connection, catalog)
         self.customers = SqlCustomers(connection)
         self.bookings = SqlBookings(connection)
-        self.holds = SqlHoldStore(connection)
+        self.holds = self._holds = self._holds_factory(connection)
         self.series = SqlSeries(connection)
         self.outbox = SqlOutbox(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        connection = self._connection
-        self._connection = None
-        if connection is None:
+        connection, holds = self._connection, self._holds
+        self._connection = self._holds = None
+        if connection is None or holds is None:
             return
         try:
             if connection.in_transaction():
                 connection.rollback()
         finally:
             connection.close()
+            # Also after a commit that failed; it undoes only what no commit took over.
+            holds.after_rollback()
 
     @property
     def connection(self) -> Connection:
@@ -97,10 +115,19 @@ class SqlUnitOfWork:
         return self._connection
 
     def commit(self) -> None:
+        holds = self._transaction_holds()
+        holds.before_commit()
         self.connection.commit()
+        holds.after_commit()
 
     def rollback(self) -> None:
         self.connection.rollback()
+        self._transaction_holds().after_rollback()
+
+    def _transaction_holds(self) -> TransactionHolds:
+        if self._holds is None:
+            raise RuntimeError("unit of work used outside its `with` block")
+        return self._holds
 
     def lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> None:
         self._lock(org_id, resource_ids, "count(pg_advisory_xact_lock(:ns, k)) > 0")
@@ -131,12 +158,15 @@ def _lock_key(org_id: str, resource_id: str) -> int:
 
 
 class SqlUnitOfWorkFactory:
-    """Units of work on one engine, sharing this process's catalog cache (`catalog_cache`
-    False: none, every read goes to the database)."""
+    """Units of work on one engine, with the holds of `holds` and sharing this process's
+    catalog cache (`catalog_cache` False: none, every read goes to the database)."""
 
-    def __init__(self, engine: Engine, *, catalog_cache: bool = True) -> None:
+    def __init__(self, engine: Engine, holds: HoldsFactory = SqlHoldStore, *,
+                 catalog_cache: bool = True) -> None:
         self.engine = engine
+        self.holds = holds
         self.catalog_cache = CatalogCache() if catalog_cache else None
 
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write, catalog_cache=self.catalog_cache)
+        return SqlUnitOfWork(self.engine, write=write, holds=self.holds,
+                             catalog_cache=self.catalog_cache)

@@ -18,6 +18,7 @@ from slotwise.api.schemas.bookings import (
     BookingOut,
     BookingPage,
     CancelIn,
+    HoldExtendIn,
     HoldIn,
     HoldOut,
     PublicBookingIn,
@@ -43,6 +44,13 @@ def place_hold(body: HoldIn, who: CurrentPrincipal, app: App) -> dict[str, Any]:
 def release_hold(hold_id: str, who: CurrentPrincipal, app: App) -> Response:
     app.release_hold(who.org_id, hold_id)
     return Response(status_code=204)
+
+
+@router.post("/holds/{hold_id}/extend", response_model=HoldOut)
+def extend_hold(hold_id: str, body: HoldExtendIn, who: CurrentPrincipal,
+                app: App) -> dict[str, Any]:
+    """Keep a live hold `ttl_s` seconds from now; a hold that is not live → 404."""
+    return presenters.hold(app.extend_hold(who.org_id, hold_id, body.ttl_s))
 
 
 def booking_request(body: PublicBookingIn, service_id: str,

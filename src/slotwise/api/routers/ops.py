@@ -21,14 +21,23 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "a dependency is not ready"}})
 async def readyz(app: App) -> JSONResponse:
-    """Ready when every dependency answers: the database, and Redis when configured."""
-    checks = {}
-    for name, check in app.checks.items():
-        error = await run_in_threadpool(check)
-        checks[name] = {"status": "ok"} if error is None else {"status": "error",
-                                                                "error": error}
-    ready = all(c["status"] == "ok" for c in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
+    """Ready when the database answers. Redis, when configured, only degrades: without it
+    holds fall back to the database, so the answer is 200 with `status: "degraded"`."""
+    checks: dict[str, dict[str, str]] = {}
+    ready, degraded = True, False
+    for name, dependency in app.checks.items():
+        error = await run_in_threadpool(dependency.check)
+        if error is None:
+            checks[name] = {"status": "ok"}
+        elif dependency.fallback is not None:
+            checks[name] = {"status": "unreachable", "error": error,
+                            "fallback": dependency.fallback}
+            degraded = True
+        else:
+            checks[name] = {"status": "error", "error": error}
+            ready = False
+    status = "unavailable" if not ready else "degraded" if degraded else "ok"
+    return JSONResponse({"status": status, "checks": checks},
                         status_code=200 if ready else 503)
 
 

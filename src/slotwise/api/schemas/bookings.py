@@ -27,6 +27,10 @@ class HoldIn(Body):
     ttl_s: int | None = Field(default=None, ge=1, le=1800)
 
 
+class HoldExtendIn(Body):
+    ttl_s: int = Field(ge=1, le=1800)
+
+
 class HoldOut(BaseModel):
     id: str
     service_id: str
