@@ -20,8 +20,11 @@ class SqlOrganisations:
         self._c = connection
         # Told the catalog version read with each organisation (the catalog cache's key).
         self._saw = saw_catalog_version
+        # Read once per unit of work: a booking's check, its rules and its 409 all ask.
+        self._read: dict[str, Organisation | None] = {}
 
     def add(self, org: Organisation) -> None:
+        self._read.pop(org.id, None)
         with unique_as_already_exists(self._c, "an organisation with that slug"):
             self._c.execute(insert(organisations).values(
                 id=org.id, slug=org.slug, name=org.name, timezone=org.timezone,
@@ -29,7 +32,10 @@ class SqlOrganisations:
             ))
 
     def get(self, org_id: str) -> Organisation | None:
-        return self._one(select(organisations).where(organisations.c.id == org_id))
+        if org_id not in self._read:
+            self._read[org_id] = self._one(select(organisations)
+                                           .where(organisations.c.id == org_id))
+        return self._read[org_id]
 
     def by_slug(self, slug: str) -> Organisation | None:
         return self._one(select(organisations).where(organisations.c.slug == slug))
