@@ -11,7 +11,12 @@ from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from slotwise.api.deps import use_cases
-from slotwise.api.errors import domain_problem, problem
+from slotwise.api.errors import (
+    database_unavailable,
+    domain_problem,
+    problem,
+    unavailable_problem,
+)
 from slotwise.api.logs import request_id
 from slotwise.api.metrics import metrics
 from slotwise.app.idempotency import request_fingerprint
@@ -29,7 +34,13 @@ async def observe(request: Request, call_next: Next) -> Response:
     started = time.perf_counter()
     status = 500
     try:
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as error:
+            # A database outage met outside a route (authentication, idempotency claims).
+            if not database_unavailable(error):
+                raise
+            response = unavailable_problem()
         status = response.status_code
         response.headers["X-Request-ID"] = rid
         return response
