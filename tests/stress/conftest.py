@@ -1,17 +1,14 @@
-"""Servers for the stress suite: one on a fresh database of the shared PostgreSQL for the
-scenarios, and one on private PostgreSQL and Redis instances for the faults (restarting them
-must not disturb anything else). A missing service fails under CI and skips elsewhere."""
+"""The stress suite's server: two processes on private PostgreSQL and Redis instances, so the
+faults can restart them without disturbing anything else. A missing service (PostgreSQL's
+binaries, redis-server) fails under CI and skips elsewhere."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import pytest
 
-from slotwise.testing.databases import PostgresUnavailable, fresh_postgres_database
-from slotwise.testing.stress.scenarios import PINNED_NOW
 from slotwise.testing.stress.servers import (
     PrivatePostgres,
     PrivateRedis,
@@ -27,18 +24,7 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[Server]:
-    """`slotwise serve --workers 2`, clock pinned, on a fresh shared-PostgreSQL database."""
-    with ExitStack() as stack:
-        try:
-            url = stack.enter_context(fresh_postgres_database("slotwise_stress"))
-        except PostgresUnavailable as error:
-            pytest.fail(str(error))
-        yield stack.enter_context(Server(url, workers=2, now=PINNED_NOW, pool_size=4))
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def private_postgres() -> Iterator[PrivatePostgres]:
     try:
         postgres = PrivatePostgres(max_connections=60)
@@ -48,7 +34,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield postgres
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def private_redis() -> Iterator[PrivateRedis]:
     try:
         redis = PrivateRedis()
@@ -58,11 +44,11 @@ def private_redis() -> Iterator[PrivateRedis]:
         yield redis
 
 
-@pytest.fixture(scope="module")
-def fault_server(private_postgres: PrivatePostgres,
+@pytest.fixture(scope="session")
+def stress_server(private_postgres: PrivatePostgres,
                  private_redis: PrivateRedis) -> Iterator[Server]:
     """`slotwise serve --workers 2` on the real clock (holds must expire), on private
-    PostgreSQL and Redis."""
+    PostgreSQL and Redis; the scenarios and the faults share it (one start-up, not two)."""
     with private_postgres_database(private_postgres) as url, \
             Server(url, workers=2, redis_url=private_redis.url, pool_size=4) as server:
         yield server
