@@ -132,6 +132,14 @@ def kill_worker(server: Server, *, attempts: int = 200, slots: int = 20, clients
                      and len(server.worker_pids()) == server.workers,
                      f"workers now {server.worker_pids()}")
         _recovery(result, org, service_id, starts[-1])
+        # The killed worker's requests had claimed their Idempotency-Keys; a client retrying
+        # one meets "in flight" until the claim is abandoned (app/idempotency.py: 60 s).
+        unanswered = [a.call for a in answers if a.status is None]
+        retried = asyncio.run(run_calls(server.base_url, unanswered, clients))
+        result.answers += retried
+        result.notes["retries of unanswered keys still in flight"] = sum(
+            1 for a in retried if a.status == 409
+            and str(a.body.get("type", "")).endswith("idempotency-in-flight"))
         time.sleep(hold_ttl_s + 1)
         expired = [api.book(org, service_id, s)["status"] for s in held]
         result.check("expired holds are reclaimed (their slots book)", len(expired) == holds,
