@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slotwise.domain import errors as e
@@ -40,6 +41,28 @@ def problem(status: int, slug: str, title: str, detail: str | None = None,
     body.update(extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+RETRY_AFTER_S = 1
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` is the database being out of reach (down, restarting, connection cut)
+    rather than a fault of ours: such a request is answered 503 with Retry-After.
+
+    The store does not translate connection loss into a domain error, so the one place that
+    knows both sides, this table's module, recognises SQLAlchemy's connection errors."""
+    if isinstance(error, BaseExceptionGroup):
+        return any(database_unavailable(inner) for inner in error.exceptions)
+    return isinstance(error, OperationalError) or (isinstance(error, DBAPIError)
+                                                   and error.connection_invalidated)
+
+
+def unavailable_problem() -> JSONResponse:
+    response = problem(503, "database-unavailable", "Database unavailable",
+                       "the database cannot be reached; retry shortly")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def _window(ref: e.SlotRef) -> dict[str, str]:
@@ -99,6 +122,12 @@ def install(app: FastAPI) -> None:
         slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated"}.get(
             exc.status_code, "http-error")
         return problem(exc.status_code, slug, str(exc.detail), None)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        if database_unavailable(exc):
+            return unavailable_problem()
+        raise exc
 
     @app.exception_handler(json.JSONDecodeError)
     async def _json(_: Request, exc: json.JSONDecodeError) -> JSONResponse:

@@ -13,7 +13,12 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slotwise.api.deps import use_cases
-from slotwise.api.errors import domain_problem, problem
+from slotwise.api.errors import (
+    database_unavailable,
+    domain_problem,
+    problem,
+    unavailable_problem,
+)
 from slotwise.api.logs import request_id
 from slotwise.api.metrics import Metrics
 from slotwise.app.idempotency import request_fingerprint
@@ -39,17 +44,23 @@ class Observe:
         rid = Headers(scope=scope).get("x-request-id") or secrets.token_hex(8)
         token = request_id.set(rid)
         started = time.perf_counter()
-        status = 500
+        status, started_answer = 500, False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_answer
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_answer = message["status"], True
                 MutableHeaders(scope=message).append("X-Request-ID", rid)
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as error:
+                # A database outage met outside a route (authentication, idempotency claims).
+                if not database_unavailable(error) or started_answer:
+                    raise
+                await unavailable_problem()(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")

@@ -1,0 +1,324 @@
+"""Booking under stress, measured beside this machine's ceilings, with the invariants checked
+after every run (issue 4).
+
+    .venv/bin/python bench/stress.py                 # the full run (many minutes here)
+    .venv/bin/python bench/stress.py --quick         # smaller loads
+    .venv/bin/python bench/stress.py --only throughput,contention --processes 1,2 --clients 64
+
+Parts (--only): `ceilings` (pgbench on an exclusion-constrained table: the database's limit),
+`throughput` (bookings/s and p50/p99 through HTTP with 1, 2 and 4 server processes, without
+and with contention, each beside the minimal ASGI endpoint's figures for the same load and
+worker count: the Python stack's limit), `contention` (10,000 attempts on 100 slots on 4
+processes), `scenarios` (reschedule storm, cancel-and-rebook, multi-resource, series against
+singles, one Idempotency-Key twenty times at once). Everything runs on a private PostgreSQL
+cluster (initdb in a temporary directory), so nothing else on the machine is disturbed and
+nothing disturbs it but the machine's own load. Medians and ratios are from one run; the
+machine is noisy: the load average is printed at the start and the end.
+
+Targets: HTTP throughput ≥ 30 % of the ASGI ceiling, without and with contention; p99 ≤ 100 ms
+at 64 clients; 10,000 attempts on 100 slots resolved in ≤ 15 s with exactly 100 winners.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from slotwise.testing.stress import scenarios as sc
+from slotwise.testing.stress.clients import Call, LoadFigures, figures, run_calls
+from slotwise.testing.stress.invariants import InvariantReport
+from slotwise.testing.stress.servers import (
+    PrivatePostgres,
+    Server,
+    free_port,
+    private_postgres_database,
+)
+
+BENCH = Path(__file__).resolve().parent
+PGBENCH_SCRIPT = BENCH / "pgbench_exclusion.sql"
+TABLE = """
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+DROP TABLE IF EXISTS bench_allocations;
+CREATE TABLE bench_allocations (
+    id bigserial PRIMARY KEY, resource_id int NOT NULL,
+    blocked_start bigint NOT NULL, blocked_end bigint NOT NULL, active bool NOT NULL,
+    EXCLUDE USING gist (resource_id WITH =, int8range(blocked_start, blocked_end) WITH &&)
+        WHERE (active));
+"""
+P99_TARGET_MS = 100.0
+SHARE_TARGET = 0.30
+RESOLVE_TARGET_S = 15.0
+CONTENDERS_PER_SLOT = 8
+
+
+@dataclass
+class Config:
+    quick: bool
+    processes: list[int]
+    clients: int
+    attempts: int  # per throughput run
+    pgbench_s: int
+    contention_attempts: int
+    contention_slots: int
+
+
+def table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(f"{c:<{w}}" for c, w in zip(cells, widths, strict=True))
+
+    print(line(header))
+    print(line(["-" * w for w in widths]))
+    for row in rows:
+        print(line(row))
+    print()
+
+
+def reports_printed(reports: list[InvariantReport]) -> None:
+    for report in reports:
+        print(report.table())
+        print()
+
+
+# ------------------------------------------------------------------ ceilings
+
+
+@dataclass
+class PgbenchFigures:
+    tps: float
+    p50_ms: float
+    p99_ms: float
+    inserted: int
+
+
+def pgbench(pg: PrivatePostgres, database: str, *, clients: int, seconds: int,
+            contended: bool) -> PgbenchFigures:
+    with psycopg.connect(pg.url(database).replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(TABLE)
+    resources, slots = (1, 100) if contended else (1_000_000, 1_000_000)
+    with tempfile.TemporaryDirectory(prefix="pgbench-") as logs:
+        completed = subprocess.run(
+            ["pgbench", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-n",
+             "-f", str(PGBENCH_SCRIPT), "-c", str(clients), "-j", str(min(clients, 4)),
+             "-T", str(seconds), "-D", f"resources={resources}", "-D", f"slots={slots}",
+             "-l", "--log-prefix", f"{logs}/tx", database],
+            capture_output=True, text=True)
+        if completed.returncode != 0:
+            raise RuntimeError(f"pgbench failed:\n{completed.stdout}\n{completed.stderr}")
+        latencies_ms = []
+        for log in Path(logs).iterdir():
+            for line in log.read_text().splitlines():
+                latencies_ms.append(int(line.split()[2]) / 1000)
+    tps = float(re.search(r"tps = ([\d.]+)", completed.stdout).group(1))  # type: ignore[union-attr]
+    with psycopg.connect(pg.url(database).replace("+psycopg", "")) as conn:
+        inserted = conn.execute("SELECT count(*) FROM bench_allocations").fetchone()[0]  # type: ignore[index]
+    latencies_ms.sort()
+    return PgbenchFigures(tps, latencies_ms[len(latencies_ms) // 2],
+                          latencies_ms[int(len(latencies_ms) * 0.99)], inserted)
+
+
+class CeilingServer:
+    """bench/ceiling_asgi.py under uvicorn with `workers` processes."""
+
+    def __init__(self, database_url: str, workers: int) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "CEILING_DATABASE_URL": database_url.replace("+psycopg", "")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "ceiling_asgi:create",
+             "--factory", "--workers", str(workers), "--port", str(self.port),
+             "--no-access-log", "--log-level", "warning"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base_url, timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("the ASGI ceiling did not start")
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def ceiling_load(base_url: str, *, attempts: int, clients: int, contended: bool
+                 ) -> LoadFigures:
+    if contended:
+        bodies = [{"resource": 1, "slot": i // CONTENDERS_PER_SLOT} for i in range(attempts)]
+    else:
+        bodies = [{"resource": 1000 + i % clients, "slot": i // clients}
+                  for i in range(attempts)]
+    calls = [Call("POST", "/", body) for body in bodies]
+    started = time.perf_counter()
+    answers = asyncio.run(run_calls(base_url, calls, clients))
+    return figures(answers, time.perf_counter() - started)
+
+
+# ------------------------------------------------------------------ parts
+
+
+def part_ceilings(pg: PrivatePostgres, cfg: Config) -> None:
+    print(f"== Ceiling 1: pgbench, {PGBENCH_SCRIPT.name} (advisory lock + guarded insert), "
+          f"{cfg.clients} clients, {cfg.pgbench_s} s each\n")
+    with private_postgres_database(pg) as url:
+        database = url.rsplit("/", 1)[1]
+        rows = []
+        for contended in (False, True):
+            f = pgbench(pg, database, clients=cfg.clients, seconds=cfg.pgbench_s,
+                        contended=contended)
+            rows.append(["contended (1 resource, 100 slots)" if contended
+                         else "no contention", f"{f.tps:,.0f}", f"{f.p50_ms:.1f}",
+                         f"{f.p99_ms:.1f}", f"{f.inserted:,}"])
+    table(["load", "tx/s", "p50 ms", "p99 ms", "rows inserted"], rows)
+
+
+def part_throughput(pg: PrivatePostgres, cfg: Config, reports: list[InvariantReport]) -> None:
+    print(f"== Throughput: POST /v1/bookings, {cfg.attempts} attempts at {cfg.clients} "
+          f"clients; contended = {CONTENDERS_PER_SLOT} clients per start of one resource.\n"
+          "   Ceiling 2 beside each: bench/ceiling_asgi.py, same uvicorn, same workers, same "
+          "client, same load shape.\n")
+    rows = []
+    for processes in cfg.processes:
+        with private_postgres_database(pg) as url:
+            with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+                conn.execute(TABLE)
+            ceiling = CeilingServer(url, processes)
+            try:
+                ceilings = {c: ceiling_load(ceiling.base_url, attempts=cfg.attempts,
+                                            clients=cfg.clients, contended=c)
+                            for c in (False, True)}
+            finally:
+                ceiling.close()
+        with private_postgres_database(pg) as url, \
+                Server(url, workers=processes, now=sc.PINNED_NOW, pool_size=10) as server:
+            for contended in (False, True):
+                result = sc.booking_load(server.base_url, attempts=cfg.attempts,
+                                         clients=cfg.clients, contended=contended,
+                                         contenders_per_slot=CONTENDERS_PER_SLOT)
+                f = figures(result.answers, result.elapsed_s)
+                c = ceilings[contended]
+                share = f.answers_per_s / c.answers_per_s if c.answers_per_s else 0.0
+                rows.append([str(processes), "contended" if contended else "none",
+                             f"{f.bookings_per_s:.1f}", f"{f.answers_per_s:.1f}",
+                             f"{f.p50_ms:.0f}", f"{f.p99_ms:.0f}",
+                             f"{c.answers_per_s:.0f}", f"{c.p99_ms:.0f}",
+                             f"{share:.1%} {'ok' if share >= SHARE_TARGET else 'MISSED'}",
+                             f"{'ok' if f.p99_ms <= P99_TARGET_MS else 'MISSED'}",
+                             str(f.statuses)])
+                reports.append(result.report(url))
+    table(["procs", "contention", "bookings/s", "answers/s", "p50 ms", "p99 ms",
+           "ceiling ans/s", "ceiling p99", "share (≥30%)", "p99≤100ms", "statuses"], rows)
+
+
+def part_contention(pg: PrivatePostgres, cfg: Config, reports: list[InvariantReport]) -> None:
+    processes = max(cfg.processes)
+    print(f"== {cfg.contention_attempts:,} attempts on {cfg.contention_slots} slots, "
+          f"{processes} processes, {cfg.clients} clients\n")
+    with private_postgres_database(pg) as url, \
+            Server(url, workers=processes, now=sc.PINNED_NOW, pool_size=10) as server:
+        result = sc.attempts_on_slots(server.base_url, attempts=cfg.contention_attempts,
+                                      slots=cfg.contention_slots, clients=cfg.clients)
+        f = figures(result.answers, result.elapsed_s)
+        winners = result.notes["winners"]
+        ok_time = result.elapsed_s <= RESOLVE_TARGET_S
+        table(["resolved in s", "target ≤ s", "winners", "answers/s", "p50 ms", "p99 ms",
+               "statuses"],
+              [[f"{result.elapsed_s:.1f} {'ok' if ok_time else 'MISSED'}",
+                f"{RESOLVE_TARGET_S:.0f}",
+                f"{winners} {'ok' if winners == cfg.contention_slots else 'WRONG'}",
+                f"{f.answers_per_s:.1f}", f"{f.p50_ms:.0f}", f"{f.p99_ms:.0f}",
+                str(f.statuses)]])
+        reports.append(result.report(url))
+
+
+def part_scenarios(pg: PrivatePostgres, cfg: Config, reports: list[InvariantReport]) -> None:
+    processes = max(cfg.processes)
+    print(f"== Scenarios on {processes} processes\n")
+    small = cfg.quick
+    runs: list[Callable[[str], sc.ScenarioResult]] = [
+        lambda b: sc.reschedule_storm(b, bookings=20 if small else 60,
+                                      free=10 if small else 30, rounds=3),
+        lambda b: sc.cancel_and_rebook(b, bookings=15 if small else 40, contenders=4),
+        lambda b: sc.multi_resource(b, practitioners=6, rooms=2, slots=10 if small else 30,
+                                    attempts_per_slot=6),
+        lambda b: sc.series_against_singles(b, series=8, count=4),
+        lambda b: sc.idempotency_burst(b, copies=20, rounds=3 if small else 10),
+    ]
+    rows = []
+    with private_postgres_database(pg) as url, \
+            Server(url, workers=processes, now=sc.PINNED_NOW, pool_size=10) as server:
+        for run in runs:
+            result = run(server.base_url)
+            f = figures(result.answers, result.elapsed_s)
+            rows.append([result.name, f"{result.elapsed_s:.1f}", f"{f.p50_ms:.0f}",
+                         f"{f.p99_ms:.0f}", str(f.statuses)])
+            reports.append(result.report(url))
+    table(["scenario", "load s", "p50 ms", "p99 ms", "statuses"], rows)
+
+
+PARTS = ["ceilings", "throughput", "contention", "scenarios"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller loads")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated parts of {PARTS}")
+    parser.add_argument("--processes", default="1,2,4", help="server processes to measure")
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--attempts", type=int, help="attempts per throughput run")
+    args = parser.parse_args()
+    cfg = Config(
+        quick=args.quick, processes=[int(p) for p in args.processes.split(",")],
+        clients=args.clients,
+        attempts=args.attempts or (400 if args.quick else 1500),
+        pgbench_s=5 if args.quick else 10,
+        contention_attempts=2_000 if args.quick else 10_000, contention_slots=100)
+    parts = args.only.split(",")
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}; choose from {PARTS}")
+    print(f"slotwise stress bench — Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at the start; "
+          f"{'quick' if cfg.quick else 'full'} run\n")
+    reports: list[InvariantReport] = []
+    started = time.perf_counter()
+    with PrivatePostgres(max_connections=300) as pg:
+        if "ceilings" in parts:
+            part_ceilings(pg, cfg)
+        if "throughput" in parts:
+            part_throughput(pg, cfg, reports)
+        if "contention" in parts:
+            part_contention(pg, cfg, reports)
+        if "scenarios" in parts:
+            part_scenarios(pg, cfg, reports)
+    if reports:
+        print("== Invariants, read from the database after each run\n")
+        reports_printed(reports)
+        broken = [r.title for r in reports if not r.ok]
+        print(f"invariants: {len(reports) - len(broken)} of {len(reports)} runs hold"
+              + (f"; VIOLATED in {broken}" if broken else ""))
+    print(f"total {time.perf_counter() - started:.0f} s; load average at the end: "
+          f"{os.getloadavg()[0]:.1f} (1 min)")
+    if any(not r.ok for r in reports):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

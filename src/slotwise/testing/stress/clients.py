@@ -1,0 +1,181 @@
+"""Load generators: many concurrent asyncio clients over httpx, every answer recorded.
+
+A `Call` is one request to make; an `Answer` is what came back (or that nothing did: a
+transport error or a deliberate disconnect leaves `status` None). Invariant checks read the
+answers afterwards, so every 201 a client saw can be looked for in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import statistics
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    # What the call does to which booking, for the invariant checker: "book", "reschedule"
+    # (body["start"] is the new start), "cancel"; `booking_id` for the last two.
+    action: str = "book"
+    booking_id: str | None = None
+
+
+@dataclass
+class Answer:
+    call: Call
+    status: int | None  # None: no answer (transport error, disconnect)
+    started: float  # time.monotonic()
+    finished: float
+    body: Any = None
+    error: str | None = None
+
+    @property
+    def latency_s(self) -> float:
+        return self.finished - self.started
+
+    def told_bookings(self) -> list[dict[str, Any]]:
+        """The bookings this answer told its client about (a series: every occurrence)."""
+        if self.status not in (200, 201) or not isinstance(self.body, dict):
+            return []
+        if "status" not in self.body or "start" not in self.body:
+            return []
+        occurrences = self.body.get("occurrences")
+        return list(occurrences) if occurrences else [self.body]
+
+
+def _decode(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+async def send(client: httpx.AsyncClient, call: Call) -> Answer:
+    started = time.monotonic()
+    try:
+        response = await client.request(call.method, call.path, json=call.body,
+                                        headers=call.headers)
+    except httpx.HTTPError as error:
+        return Answer(call, None, started, time.monotonic(), error=type(error).__name__)
+    return Answer(call, response.status_code, started, time.monotonic(), _decode(response))
+
+
+def client_for(base_url: str, clients: int, timeout_s: float = 60.0) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout_s)
+
+
+async def run_calls(base_url: str, calls: Sequence[Call], clients: int,
+                    timeout_s: float = 60.0) -> list[Answer]:
+    """Make every call with `clients` concurrent clients (each takes the next call when its
+    previous one is answered); answers in the order the calls were given."""
+    answers: list[Answer | None] = [None] * len(calls)
+    cursor = iter(range(len(calls)))
+
+    async def one_client(http: httpx.AsyncClient) -> None:
+        for index in cursor:
+            answers[index] = await send(http, calls[index])
+
+    async with client_for(base_url, clients, timeout_s) as http:
+        await asyncio.gather(*(one_client(http) for _ in range(min(clients, len(calls)))))
+    return [a for a in answers if a is not None]
+
+
+async def run_at_once(base_url: str, calls: Sequence[Call],
+                      timeout_s: float = 60.0) -> list[Answer]:
+    """Every call on its own connection, released together (connections opened first)."""
+    async with client_for(base_url, len(calls), timeout_s) as http:
+        # Open the connections before the gate, so the requests leave as close together as
+        # the event loop allows.
+        await asyncio.gather(*(http.get("/healthz") for _ in calls))
+        gate = asyncio.Event()
+
+        async def wait_then_send(call: Call) -> Answer:
+            await gate.wait()
+            return await send(http, call)
+
+        tasks = [asyncio.create_task(wait_then_send(call)) for call in calls]
+        await asyncio.sleep(0)
+        gate.set()
+        return list(await asyncio.gather(*tasks))
+
+
+async def disconnect_after_sending(base_url: str, call: Call, *, partial: bool = False,
+                                   linger_s: float = 0.0) -> Answer:
+    """Send `call` on a raw connection and close it without reading the answer.
+
+    `partial` closes after half the body (the server never sees a whole request); otherwise
+    the whole request is sent and the connection closed after `linger_s`, mid-processing."""
+    parts = urlsplit(base_url)
+    body = json.dumps(call.body).encode()
+    head = [f"{call.method} {call.path} HTTP/1.1", f"Host: {parts.netloc}",
+            "Content-Type: application/json", f"Content-Length: {len(body)}",
+            *(f"{k}: {v}" for k, v in call.headers.items()), "", ""]
+    payload = "\r\n".join(head).encode() + (body[: len(body) // 2] if partial else body)
+    started = time.monotonic()
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    try:
+        writer.write(payload)
+        await writer.drain()
+        if linger_s:
+            await asyncio.sleep(linger_s)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):  # the server may have reset it first
+            await writer.wait_closed()
+    del reader
+    return Answer(call, None, started, time.monotonic(), error="disconnected")
+
+
+@dataclass
+class LoadFigures:
+    answers: int
+    elapsed_s: float
+    created: int
+    p50_ms: float
+    p99_ms: float
+    statuses: dict[str, int]
+
+    @property
+    def answers_per_s(self) -> float:
+        return self.answers / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def bookings_per_s(self) -> float:
+        return self.created / self.elapsed_s if self.elapsed_s else 0.0
+
+
+def percentile_ms(samples: Sequence[float], q: float) -> float:
+    if not samples:
+        return math.nan
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))] * 1000
+
+
+def status_histogram(answers: Sequence[Answer]) -> dict[str, int]:
+    counts = Counter(str(a.status) if a.status is not None else (a.error or "none")
+                     for a in answers)
+    return dict(sorted(counts.items()))
+
+
+def figures(answers: Sequence[Answer], elapsed_s: float) -> LoadFigures:
+    latencies = [a.latency_s for a in answers if a.status is not None]
+    return LoadFigures(
+        answers=len(answers), elapsed_s=elapsed_s,
+        created=sum(1 for a in answers if a.status == 201),
+        p50_ms=statistics.median(latencies) * 1000 if latencies else math.nan,
+        p99_ms=percentile_ms(latencies, 0.99), statuses=status_histogram(answers))
