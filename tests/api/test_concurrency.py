@@ -89,3 +89,26 @@ def test_concurrent_signups_with_one_email_make_one_account(client: TestClient) 
     statuses = race(6, attempt)
     assert statuses.count(201) == 1
     assert statuses.count(409) == 5
+
+
+def test_services_sharing_a_room_race_without_deadlock(client: TestClient) -> None:
+    """A writer that tries its locks and then waits must keep their global order: two
+    services whose lock sets overlap (practitioners + rooms, rooms only) once deadlocked here
+    (a 500) when a failed try still took the later keys."""
+    org = signup(client, timezone="UTC")
+    for i in range(4):
+        resource(org, name=f"Doc {i}", kind="practitioner")
+    for i in range(2):
+        resource(org, name=f"Room {i}", kind="room")
+    both = service(org, name="Session", requirements=[{"kind": "practitioner"},
+                                                      {"kind": "room"}])
+    rooms = service(org, name="Room hire", requirements=[{"kind": "room"}])
+
+    def attempt(i: int) -> int:
+        svc = both if i % 2 else rooms
+        start = f"2027-03-08T{9 + i % 4:02d}:00:00Z"
+        return booking_at(org, svc["id"], start)(i)
+
+    statuses = race(32, attempt)
+    assert set(statuses) <= {201, 409}, statuses
+    assert statuses.count(201) == 8  # two rooms at each of four starts

@@ -237,8 +237,9 @@ class UnitOfWork(Protocol):
         """Serialise writers per resource until the transaction ends (sorted, deadlock-free)."""
         ...
     def try_lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> bool:
-        """`lock_resources` without waiting: False when another writer holds one of them (the
-        ones taken stay taken; `lock_resources` then waits for the rest, in order)."""
+        """`lock_resources` without waiting: False when another writer holds one of them. It
+        takes them in the same order and stops at the first busy one, so what it holds is a
+        prefix of that order and `lock_resources` can then wait for the rest without deadlock."""
         ...
 
 

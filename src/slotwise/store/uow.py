@@ -130,24 +130,28 @@ class SqlUnitOfWork:
         return self._holds
 
     def lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> None:
-        self._lock(org_id, resource_ids, "count(pg_advisory_xact_lock(:ns, k)) > 0")
+        # Contended exclusion checks deadlock in PostgreSQL; taking these locks in one global
+        # order first serialises writers per resource and leaves the constraint as the last
+        # word. One round trip: unnest yields the sorted keys in order, and the aggregate
+        # takes each in turn (locks already held by this transaction are taken again at once).
+        self._lock(org_id, resource_ids,
+                   "SELECT count(pg_advisory_xact_lock(:ns, k)) > 0 "
+                   "FROM unnest(CAST(:keys AS integer[])) AS t(k)")
 
     def try_lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> bool:
-        return self._lock(org_id, resource_ids, "bool_and(pg_try_advisory_xact_lock(:ns, k))")
+        # In order, stopping at the first busy key (migration 0005): what is held stays a
+        # prefix of the sorted keys, so `lock_resources` can go on waiting without deadlock.
+        return self._lock(org_id, resource_ids,
+                          "SELECT slotwise_try_locks_in_order(:ns, CAST(:keys AS integer[]))")
 
-    def _lock(self, org_id: str, resource_ids: Sequence[str], aggregate: str) -> bool:
+    def _lock(self, org_id: str, resource_ids: Sequence[str], statement: str) -> bool:
         if self.connection.dialect.name != "postgresql":
             return True  # SQLite: BEGIN IMMEDIATE already serialises every writer.
-        # Contended exclusion checks deadlock in PostgreSQL; taking these locks in one global
-        # order first serialises writers per resource and leaves the constraint as the last word.
-        # One round trip: unnest yields the sorted keys in order, and the aggregate calls the
-        # lock function on each in turn (no short cut: a failed try does not stop the rest).
         keys = sorted({_lock_key(org_id, rid) for rid in resource_ids})
         if not keys:
             return True
-        taken = self.connection.execute(
-            text(f"SELECT {aggregate} FROM unnest(CAST(:keys AS integer[])) AS t(k)"),
-            {"ns": _LOCK_NAMESPACE, "keys": keys}).scalar()
+        taken = self.connection.execute(text(statement),
+                                        {"ns": _LOCK_NAMESPACE, "keys": keys}).scalar()
         return bool(taken)
 
 
