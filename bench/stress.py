@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import re
@@ -42,6 +43,7 @@ from slotwise.testing.stress.clients import Call, LoadFigures, figures, run_call
 from slotwise.testing.stress.invariants import InvariantReport
 from slotwise.testing.stress.servers import (
     PrivatePostgres,
+    PrivateRedis,
     Server,
     free_port,
     private_postgres_database,
@@ -73,6 +75,11 @@ class Config:
     pgbench_s: int
     contention_attempts: int
     contention_slots: int
+    redis_url: str | None  # the holds' Redis (production); None: SQL holds
+
+    def server(self, url: str, processes: int) -> Server:
+        return Server(url, workers=processes, now=sc.PINNED_NOW, pool_size=10,
+                      redis_url=self.redis_url)
 
 
 def table(header: list[str], rows: list[list[str]]) -> None:
@@ -206,7 +213,7 @@ def part_throughput(pg: PrivatePostgres, cfg: Config, reports: list[InvariantRep
             finally:
                 ceiling.close()
         with private_postgres_database(pg) as url, \
-                Server(url, workers=processes, now=sc.PINNED_NOW, pool_size=10) as server:
+                cfg.server(url, processes) as server:
             for contended in (False, True):
                 result = sc.booking_load(server.base_url, attempts=cfg.attempts,
                                          clients=cfg.clients, contended=contended,
@@ -231,7 +238,7 @@ def part_contention(pg: PrivatePostgres, cfg: Config, reports: list[InvariantRep
     print(f"== {cfg.contention_attempts:,} attempts on {cfg.contention_slots} slots, "
           f"{processes} processes, {cfg.clients} clients\n")
     with private_postgres_database(pg) as url, \
-            Server(url, workers=processes, now=sc.PINNED_NOW, pool_size=10) as server:
+            cfg.server(url, processes) as server:
         result = sc.attempts_on_slots(server.base_url, attempts=cfg.contention_attempts,
                                       slots=cfg.contention_slots, clients=cfg.clients)
         f = figures(result.answers, result.elapsed_s)
@@ -262,7 +269,7 @@ def part_scenarios(pg: PrivatePostgres, cfg: Config, reports: list[InvariantRepo
     ]
     rows = []
     with private_postgres_database(pg) as url, \
-            Server(url, workers=processes, now=sc.PINNED_NOW, pool_size=10) as server:
+            cfg.server(url, processes) as server:
         for run in runs:
             result = run(server.base_url)
             f = figures(result.answers, result.elapsed_s)
@@ -283,23 +290,28 @@ def main() -> None:
     parser.add_argument("--processes", default="1,2,4", help="server processes to measure")
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--attempts", type=int, help="attempts per throughput run")
+    parser.add_argument("--holds", choices=["redis", "sql"], default="redis",
+                        help="where holds live: a private Redis (production), or SQL")
     args = parser.parse_args()
     cfg = Config(
         quick=args.quick, processes=[int(p) for p in args.processes.split(",")],
         clients=args.clients,
         attempts=args.attempts or (400 if args.quick else 1500),
         pgbench_s=5 if args.quick else 10,
-        contention_attempts=2_000 if args.quick else 10_000, contention_slots=100)
+        contention_attempts=2_000 if args.quick else 10_000, contention_slots=100,
+        redis_url=None)
     parts = args.only.split(",")
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {PARTS}")
     print(f"slotwise stress bench — Python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at the start; "
-          f"{'quick' if cfg.quick else 'full'} run\n")
+          f"{'quick' if cfg.quick else 'full'} run; holds in {args.holds}\n")
     reports: list[InvariantReport] = []
     started = time.perf_counter()
-    with PrivatePostgres(max_connections=300) as pg:
+    with PrivatePostgres(max_connections=300) as pg, contextlib.ExitStack() as stack:
+        if args.holds == "redis":
+            cfg.redis_url = stack.enter_context(PrivateRedis()).url
         if "ceilings" in parts:
             part_ceilings(pg, cfg)
         if "throughput" in parts:
