@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from slotwise.app.clock import FrozenClock
-from slotwise.app.idempotency import Idempotency
+from slotwise.app.idempotency import Idempotency, request_fingerprint
 from slotwise.bootstrap import Container
 from slotwise.domain.errors import IdempotencyInFlight, IdempotencyMismatch
 from slotwise.domain.model import IdempotencyRecord
@@ -45,3 +45,13 @@ def test_a_server_error_is_not_kept(container: Container, clock: FrozenClock) ->
     keys.finish(IdempotencyRecord("org:5xx", "k", "/v1/bookings", "body", clock.now()), 503,
                 b"{}", "application/problem+json")
     assert keys.begin("org:5xx", "k", "/v1/bookings", "body") is None
+
+
+def test_a_json_body_counts_by_its_content_not_its_spacing_or_key_order() -> None:
+    compact = request_fingerprint("POST", "/v1/bookings", b'{"a":1,"b":[1,2]}')
+    spaced = request_fingerprint("POST", "/v1/bookings", b'{ "b": [1, 2], "a": 1 }')
+    other = request_fingerprint("POST", "/v1/bookings", b'{"a":2,"b":[1,2]}')
+    assert compact == spaced
+    assert other != compact
+    assert request_fingerprint("POST", "/x", b"not json") != request_fingerprint(
+        "POST", "/x", b"not  json")

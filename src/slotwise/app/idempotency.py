@@ -9,7 +9,9 @@ is taken over, so a crash never blocks a key for the whole retention.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -19,6 +21,10 @@ from slotwise.domain.ports import Clock, IdempotencyStore
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    """The request's identity for a key: a JSON body counts by its content, so a retry whose
+    client spaces or orders the same JSON differently is still the same request."""
+    with contextlib.suppress(ValueError):  # not JSON (or empty): its bytes are its identity
+        body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(b"\0".join([method.encode(), path.encode(), body])).hexdigest()
 
 

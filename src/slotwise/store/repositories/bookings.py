@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -49,15 +51,22 @@ class SqlCustomers:
     def upsert(self, customer: Customer) -> Customer:
         # One statement: INSERT … ON CONFLICT DO UPDATE is atomic against a concurrent
         # first booking by the same new customer, on both dialects.
-        dialect_insert = pg_insert if self._c.dialect.name == "postgresql" else sqlite_insert
-        new = dialect_insert(customers).values(**_customer_values(customer))
-        query = new.on_conflict_do_update(
-            index_elements=[customers.c.org_id, customers.c.email],
-            set_={"name": new.excluded.name,
-                  "phone": func.coalesce(new.excluded.phone, customers.c.phone),
-                  "timezone": func.coalesce(new.excluded.timezone, customers.c.timezone)},
-        ).returning(*customers.c)
-        return _customer(self._c.execute(query).mappings().one())
+        query = _UPSERTS[self._c.dialect.name == "postgresql"]
+        return _customer(self._c.execute(query, _customer_values(customer)).mappings().one())
+
+
+def _upsert(dialect_insert: Callable[..., Any]) -> Any:
+    """Built once per dialect: building it per call cost a tenth of a booking's CPU."""
+    new = dialect_insert(customers).values({c.name: bindparam(c.name) for c in customers.c})
+    return new.on_conflict_do_update(
+        index_elements=[customers.c.org_id, customers.c.email],
+        set_={"name": new.excluded.name,
+              "phone": func.coalesce(new.excluded.phone, customers.c.phone),
+              "timezone": func.coalesce(new.excluded.timezone, customers.c.timezone)},
+    ).returning(*customers.c)
+
+
+_UPSERTS = {True: _upsert(pg_insert), False: _upsert(sqlite_insert)}
 
 
 def _customer_values(c: Customer) -> dict[str, object]:
