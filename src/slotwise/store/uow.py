@@ -75,6 +75,10 @@ class SqlUnitOfWork:
         connection = self._engine.connect()
         if self._write:
             connection = connection.execution_options(sqlite_write=True)
+        elif connection.dialect.name == "postgresql":
+            # A reader gains nothing from a transaction under read committed (every statement
+            # takes its own snapshot anyway) and would pay BEGIN and ROLLBACK round trips.
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         connection.begin()
         self._connection = connection
         catalog = CatalogView(self._catalog_cache, connection)
