@@ -327,7 +327,8 @@ class Scenario:
     ) -> tuple[str, ...]:
         """What the optional requirements take, in order, next to the required choice `chosen`
         at one start: the first `count` of each pool that are free and not yet taken (`first`
-        ahead of the rest), or a collective one's whole group; nothing when too few are."""
+        tried ahead of the rest, the picks listed in pool order), or a collective one's whole
+        group; nothing when too few are."""
         taken = list(chosen)
         for q in self.requirements:
             if not q.optional:
@@ -338,11 +339,12 @@ class Scenario:
                     taken += groups[0]
                 continue
             pool = self.pool(q)
-            if first in pool:
-                pool = [first, *(r for r in pool if r != first)]
-            available = [r for r in pool if free(r) and r not in taken]
+            ordered = [first, *(r for r in pool if r != first)] if first in pool else pool
+            available = [r for r in ordered if free(r) and r not in taken]
             if len(available) >= q.count:
-                taken += available[: q.count]
+                picked = set(available[: q.count])
+                # Listed in the pool's own order, as the engine lists any role's choice.
+                taken += [r for r in pool if r in picked]
         return tuple(taken[len(chosen) :])
 
 
