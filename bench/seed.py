@@ -120,7 +120,7 @@ def _write_bookings(scenario: Scenario, org_id: str, service_ids: dict[str, str]
         customer = Customer(id=new_id("customer"), org_id=org_id, name="Bench Customer",
                             email="bench@example.com")
         with uow_factory(write=True) as uow:
-            uow.customers.add(customer)
+            customer = uow.customers.upsert(customer)
             uow.commit()
         bookings = scenario.bookings
         for first in range(0, len(bookings), BATCH):
