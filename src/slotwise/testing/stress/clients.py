@@ -131,10 +131,10 @@ class _Connection:
 
 
 async def run_calls(base_url: str, calls: Sequence[Call], clients: int,
-                    timeout_s: float = 60.0) -> list[Answer]:
+                    timeout_s: float = 60.0, pace_s: float = 0.0) -> list[Answer]:
     """Make every call with `clients` concurrent clients, each on its own keep-alive
-    connection, taking the next call when its previous one is answered; answers in the
-    order the calls were given."""
+    connection, taking the next call when its previous one is answered (and at least
+    `pace_s` after it started its previous one); answers in the order the calls were given."""
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     answers: list[Answer | None] = [None] * len(calls)
@@ -150,9 +150,10 @@ async def run_calls(base_url: str, calls: Sequence[Call], clients: int,
                 except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as error:
                     answers[index] = Answer(call, None, started, time.monotonic(),
                                             error=type(error).__name__)
-                    continue
-                answers[index] = Answer(call, status, started, time.monotonic(),
-                                        _decode_bytes(content))
+                else:
+                    answers[index] = Answer(call, status, started, time.monotonic(),
+                                            _decode_bytes(content))
+                await asyncio.sleep(max(0.0, started + pace_s - time.monotonic()))
         finally:
             connection.close()
 

@@ -46,13 +46,14 @@ def _load(org: api.Org, service_id: str, starts: Sequence[str], attempts: int,
 
 
 def _under_fault(base_url: str, calls: Sequence[Call], clients: int,
-                 fault: Callable[[], None], after_s: float
+                 fault: Callable[[], None], after_s: float, pace_s: float = 0.0
                  ) -> tuple[list[Answer], float, tuple[float, float]]:
-    """Run the calls; `after_s` into the load run `fault` (in a thread: it may block).
-    Returns the answers, the load's seconds, and the fault's monotonic window."""
+    """Run the calls (each client starting one at most every `pace_s`); `after_s` into the
+    load run `fault` (in a thread: it may block). Returns the answers, the load's seconds,
+    and the fault's monotonic window."""
 
     async def run() -> tuple[list[Answer], tuple[float, float]]:
-        load = asyncio.create_task(run_calls(base_url, calls, clients))
+        load = asyncio.create_task(run_calls(base_url, calls, clients, pace_s=pace_s))
         await asyncio.sleep(after_s)
         began = time.monotonic()
         await asyncio.to_thread(fault)
@@ -149,16 +150,25 @@ def kill_worker(server: Server, *, attempts: int = 200, slots: int = 20, clients
 
 def restart_postgres(server: Server, pg: PrivatePostgres, *, attempts: int = 200,
                      slots: int = 20, clients: int = 16, down_s: float = 1.0,
-                     after_s: float = 0.5) -> ScenarioResult:
-    """Stop PostgreSQL (fast: sessions are cut), keep it down `down_s`, start it again."""
+                     after_s: float = 2.0) -> ScenarioResult:
+    """Stop PostgreSQL (fast: sessions are cut), keep it down `down_s`, start it again. The
+    load is paced to run on for about as long again after the restart, so bookings are made
+    before, refused with 503 during, and made again after the outage."""
     with organisation(server.base_url) as org:
         _, service_id = one_resource_service(org)
         starts = _starts(slots + 1, weeks=3)
         calls = _load(org, service_id, starts[:slots], attempts, seed=12)
+        pace_s = (2 * after_s + 2 * down_s) * clients / attempts
         answers, elapsed, window = _under_fault(server.base_url, calls, clients,
-                                                lambda: pg.restart(down_s), after_s)
+                                                lambda: pg.restart(down_s), after_s, pace_s)
         result = ScenarioResult(f"PostgreSQL restarted under load (down {down_s:.1f} s)",
                                 answers, elapsed, notes=_outage_counts(answers, window))
+        served = [a for a in answers if a.status in (201, 409)]
+        result.check("answered before and after the outage",
+                     any(a.finished < window[0] for a in served)
+                     and any(a.started > window[1] for a in served),
+                     f"{sum(a.finished < window[0] for a in served)} before, "
+                     f"{sum(a.started > window[1] for a in served)} after")
         _recovery(result, org, service_id, starts[-1])
         return result
 
