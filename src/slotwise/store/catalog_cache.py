@@ -94,6 +94,18 @@ class CatalogView:
             value = memo[key] = load()
             return value
 
+    def each(self, org_id: str, key: str, ids: Sequence[str],
+             load: Callable[[Sequence[str]], dict[str, T]]) -> dict[str, T]:
+        """Answers kept per id (an absent one too): `load` is asked only for ids not yet
+        known at this version."""
+        known = self.cached(org_id, key, dict[str, T | None])
+        missing = [i for i in ids if i not in known]
+        if missing:
+            loaded = load(missing)
+            for i in missing:
+                known[i] = loaded.get(i)
+        return {i: value for i in ids if (value := known.get(i)) is not None}
+
     def _memo(self, org_id: str) -> Memo | None:
         if self._cache is None or self._wrote:
             return None
@@ -153,14 +165,8 @@ class CachedSchedules(SqlSchedules):
         self._view = view
 
     def many(self, org_id: str, resource_ids: Sequence[str]) -> dict[str, Schedule]:
-        known = self._view.cached(org_id, "schedules", dict[str, Schedule | None])
-        missing = [rid for rid in resource_ids if rid not in known]
-        if missing:
-            loaded = super().many(org_id, missing)
-            for rid in missing:
-                known[rid] = loaded.get(rid)
-        return {rid: schedule for rid in resource_ids
-                if (schedule := known.get(rid)) is not None}
+        return self._view.each(org_id, "schedules", resource_ids,
+                               lambda ids: super(CachedSchedules, self).many(org_id, ids))
 
     def put(self, schedule: Schedule) -> None:
         self._view.wrote()
@@ -184,14 +190,8 @@ class CachedLocations(SqlLocations):
         return list(self._all(org_id).values())  # inserted in id order
 
     def schedules(self, org_id: str, location_ids: Sequence[str]) -> dict[str, Schedule]:
-        known = self._view.cached(org_id, "location_schedules", dict[str, Schedule | None])
-        missing = [lid for lid in location_ids if lid not in known]
-        if missing:
-            loaded = super().schedules(org_id, missing)
-            for lid in missing:
-                known[lid] = loaded.get(lid)
-        return {lid: schedule for lid in location_ids
-                if (schedule := known.get(lid)) is not None}
+        return self._view.each(org_id, "location_schedules", location_ids,
+                               lambda ids: super(CachedLocations, self).schedules(org_id, ids))
 
     def add(self, location: Location) -> None:
         self._view.wrote()
