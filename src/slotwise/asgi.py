@@ -21,6 +21,8 @@ def create() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.jobs == "embedded":
+            container.start_jobs()
         yield
         container.close()
 

@@ -21,18 +21,23 @@ from slotwise.app.container import Dependency, UseCases
 from slotwise.app.explain import ExplainAvailability
 from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
+from slotwise.app.jobs import OperateJobs
 from slotwise.app.manage import ApproveBooking, CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.recurrence import PreviewRecurrence
+from slotwise.app.relay import RelayOutbox
 from slotwise.domain.ports import Clock
 from slotwise.holds.fallback import CircuitBreaker, RedisHoldsFactory
 from slotwise.holds.redis import RedisHoldStore
 from slotwise.holds.sql import SqlHoldStore
 from slotwise.integrations.passwords import Argon2Hasher
+from slotwise.queues.embedded import EmbeddedWorker
+from slotwise.queues.procrastinate import ProcrastinateWorker
 from slotwise.settings import Settings
 from slotwise.store.database import make_engine
 from slotwise.store.idempotency import SqlIdempotencyStore
 from slotwise.store.migrate import upgrade
 from slotwise.store.uow import HoldsFactory, SqlUnitOfWorkFactory
+from slotwise.worker.tasks import registry
 
 
 @dataclass
@@ -63,6 +68,9 @@ class Readiness:
         return None
 
 
+Worker = EmbeddedWorker | ProcrastinateWorker
+
+
 @dataclass
 class Container:
     """The use cases plus what this process owns and must close."""
@@ -70,9 +78,29 @@ class Container:
     settings: Settings
     engine: Engine
     use_cases: UseCases
+    uow: SqlUnitOfWorkFactory
     redis: redis.Redis | None = None
+    worker: Worker | None = None
+
+    def make_worker(self) -> Worker:
+        """This process's job engine: embedded on SQLite, procrastinate on PostgreSQL."""
+        jobs = registry(self.use_cases, max_attempts=self.settings.job_max_attempts,
+                        backoff_s=self.settings.job_backoff_s)
+        if self.settings.is_sqlite:
+            return EmbeddedWorker(self.uow, jobs)
+        return ProcrastinateWorker(self.settings.database_url, self.uow, jobs,
+                                   concurrency=self.settings.worker_concurrency)
+
+    def start_jobs(self) -> Worker:
+        """Run the jobs in background threads of this process (embedded mode)."""
+        self.worker = self.make_worker()
+        self.worker.start()
+        return self.worker
 
     def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()
@@ -119,7 +147,10 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         approve=ApproveBooking(uow, clock),
         bookings=ReadBookings(uow),
         idempotency=Idempotency(SqlIdempotencyStore(engine), clock),
+        jobs=OperateJobs(uow, clock),
+        relay=RelayOutbox(uow, clock),
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
         checks=checks,
     )
-    return Container(settings=settings, engine=engine, use_cases=use_cases, redis=client)
+    return Container(settings=settings, engine=engine, use_cases=use_cases, uow=uow,
+                     redis=client)

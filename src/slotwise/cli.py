@@ -43,6 +43,31 @@ def migrate() -> None:
 
 
 @main.command()
+def worker() -> None:
+    """Run jobs, the outbox relay and periodic work (PostgreSQL; start as many as you like).
+
+    Pair with SLOTWISE_JOBS=external on `slotwise serve`, or the API processes run jobs too.
+    """
+    from slotwise.api import logs
+    from slotwise.bootstrap import build
+    from slotwise.queues.procrastinate import ProcrastinateWorker
+
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_json)
+    if settings.is_sqlite:
+        raise click.UsageError("on SQLite the jobs run inside `slotwise serve` "
+                               "(embedded mode); workers need PostgreSQL")
+    container = build(settings, migrate=True)
+    try:
+        engine = container.make_worker()
+        assert isinstance(engine, ProcrastinateWorker)
+        click.echo("worker running; Ctrl-C stops it", err=True)
+        engine.run()
+    finally:
+        container.close()
+
+
+@main.command()
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
               help="Where `slotwise serve` answers, for the printed URLs.")
 def demo(base_url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,13 @@ class Settings(BaseSettings):
 
     # booking
     hold_ttl_s: int = Field(default=600, ge=1, le=1800)
+
+    # jobs: "embedded" runs them inside `slotwise serve`; "external" leaves them to
+    # `slotwise worker` processes (PostgreSQL only)
+    jobs: Literal["embedded", "external"] = "embedded"
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    job_max_attempts: int = Field(default=8, ge=1, le=50)
+    job_backoff_s: int = Field(default=2, ge=1, le=60)  # attempt n waits backoff_s ** n
 
     # operations
     log_level: str = "INFO"

@@ -11,6 +11,7 @@ from slotwise.api.routers import (
     accounts,
     bookings,
     explain,
+    jobs,
     ops,
     public,
     recurrence,
@@ -36,7 +37,7 @@ def create_app(use_cases: UseCases) -> FastAPI:
     app.add_middleware(middleware.Observe)
     for module in (ops, accounts, resources, services, bookings, public):
         app.include_router(module.router)
-    for module in (explain, recurrence):
+    for module in (explain, recurrence, jobs):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

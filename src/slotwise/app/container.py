@@ -12,8 +12,10 @@ from slotwise.app.catalog import Catalog
 from slotwise.app.explain import ExplainAvailability
 from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
+from slotwise.app.jobs import OperateJobs
 from slotwise.app.manage import ApproveBooking, CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.recurrence import PreviewRecurrence
+from slotwise.app.relay import RelayOutbox
 from slotwise.domain.ports import Clock
 
 HealthCheck = Callable[[], "str | None"]
@@ -45,6 +47,8 @@ class UseCases:
     approve: ApproveBooking
     bookings: ReadBookings
     idempotency: Idempotency
+    jobs: OperateJobs
+    relay: RelayOutbox
     cursor_secret: bytes
     # /readyz: name → its check, returning None when healthy, else what is wrong
     checks: dict[str, Dependency] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Protocol
 
 from slotwise.domain.booking import Booking, Hold
+from slotwise.domain.jobs import JobQueue
 from slotwise.domain.model import (
     Allocation,
     ApiKey,
@@ -208,6 +209,14 @@ class SeriesRepo(Protocol):
 class Outbox(Protocol):
     def add(self, event: OutboxEvent) -> None: ...
     def for_aggregate(self, org_id: str, aggregate_id: str) -> list[OutboxEvent]: ...
+    def unpublished(self, limit: int) -> list[OutboxEvent]:
+        """The oldest events not yet relayed, locked for this transaction; events another
+        relay has locked are skipped, not waited for."""
+        ...
+    def mark_published(self, event_ids: Sequence[str], at: datetime) -> None: ...
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many events wait for the relay, and when the oldest was written."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -227,6 +236,7 @@ class UnitOfWork(Protocol):
     holds: HoldStore
     series: SeriesRepo
     outbox: Outbox
+    jobs: JobQueue
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -328,3 +328,31 @@ outbox = Table(
     Column("created_at", Instant, nullable=False),
     Column("published_at", Instant),
 )
+Index("ix_outbox_unpublished", outbox.c.seq, sqlite_where=outbox.c.published_at.is_(None),
+      postgresql_where=outbox.c.published_at.is_(None))
+
+# The embedded job queue (SQLite). On PostgreSQL procrastinate's own tables hold the jobs.
+jobs = Table(
+    "jobs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org_id", String(40), index=True),  # None: the system's own (periodic) jobs
+    Column("task", String(100), nullable=False),
+    Column("args", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("scheduled_at", Instant, nullable=False),
+    Column("started_at", Instant),
+    Column("finished_at", Instant),
+    Column("created_at", Instant, nullable=False),
+    Index("ix_jobs_due", "state", "scheduled_at"),
+)
+
+# Why attempts failed, for either engine (procrastinate keeps only that they did).
+job_errors = Table(
+    "job_errors", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(40), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("at", Instant, nullable=False),
+    Column("error", Text, nullable=False),
+)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from slotwise.domain import ports
+from slotwise.domain.jobs import JobQueue
 from slotwise.holds.sql import SqlHoldStore
 from slotwise.store.catalog_cache import (
     CachedLocations,
@@ -20,6 +21,7 @@ from slotwise.store.catalog_cache import (
     CatalogCache,
     CatalogView,
 )
+from slotwise.store.jobs import ProcrastinateJobQueue, SqliteJobQueue
 from slotwise.store.repositories.accounts import (
     SqlApiKeys,
     SqlAuthSessions,
@@ -60,6 +62,7 @@ class SqlUnitOfWork:
     holds: ports.HoldStore
     series: ports.SeriesRepo
     outbox: ports.Outbox
+    jobs: JobQueue
 
     def __init__(self, engine: Engine, *, write: bool = False,
                  holds: HoldsFactory = SqlHoldStore,
@@ -96,6 +99,8 @@ class SqlUnitOfWork:
         self.holds = self._holds = self._holds_factory(connection)
         self.series = SqlSeries(connection)
         self.outbox = SqlOutbox(connection)
+        self.jobs = (ProcrastinateJobQueue(connection) if connection.dialect.name == "postgresql"
+                     else SqliteJobQueue(connection))
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from slotwise.domain.model import OutboxEvent
 from slotwise.store.tables import outbox
+from slotwise.store.types import from_epoch
 
 
 class SqlOutbox:
@@ -23,9 +28,30 @@ class SqlOutbox:
         query = (select(outbox)
                  .where(outbox.c.org_id == org_id, outbox.c.aggregate_id == aggregate_id)
                  .order_by(outbox.c.seq))
-        return [
-            OutboxEvent(id=row["id"], org_id=row["org_id"], type=row["type"],
-                        aggregate_id=row["aggregate_id"], payload=row["payload"],
-                        created_at=row["created_at"])
-            for row in self._c.execute(query).mappings()
-        ]
+        return [_event(row) for row in self._c.execute(query).mappings()]
+
+    def unpublished(self, limit: int) -> list[OutboxEvent]:
+        query = (select(outbox).where(outbox.c.published_at.is_(None))
+                 .order_by(outbox.c.seq).limit(limit))
+        if self._c.dialect.name == "postgresql":
+            # Relays in several workers take disjoint batches instead of waiting on each other.
+            query = query.with_for_update(skip_locked=True)
+        return [_event(row) for row in self._c.execute(query).mappings()]
+
+    def mark_published(self, event_ids: Sequence[str], at: datetime) -> None:
+        if event_ids:
+            self._c.execute(update(outbox).where(outbox.c.id.in_(list(event_ids)))
+                            .values(published_at=at))
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many events wait for the relay, and when the oldest was written."""
+        count, oldest = self._c.execute(
+            select(func.count(), func.min(outbox.c.created_at))
+            .where(outbox.c.published_at.is_(None))).one()
+        return int(count), (None if oldest is None else from_epoch(oldest))
+
+
+def _event(row: Any) -> OutboxEvent:
+    return OutboxEvent(id=row["id"], org_id=row["org_id"], type=row["type"],
+                       aggregate_id=row["aggregate_id"], payload=row["payload"],
+                       created_at=row["created_at"])
