@@ -22,7 +22,8 @@ from slotwise.app.explain import ExplainAvailability
 from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.jobs import OperateJobs
-from slotwise.app.manage import ApproveBooking, CancelBooking, ReadBookings, RescheduleBooking
+from slotwise.app.lifecycle import Lifecycle
+from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
 from slotwise.domain.ports import Clock
@@ -85,7 +86,8 @@ class Container:
     def make_worker(self) -> Worker:
         """This process's job engine: embedded on SQLite, procrastinate on PostgreSQL."""
         jobs = registry(self.use_cases, max_attempts=self.settings.job_max_attempts,
-                        backoff_s=self.settings.job_backoff_s)
+                        backoff_s=self.settings.job_backoff_s,
+                        settle_after=timedelta(minutes=self.settings.settle_after_min))
         if self.settings.is_sqlite:
             return EmbeddedWorker(self.uow, jobs)
         return ProcrastinateWorker(self.settings.database_url, self.uow, jobs,
@@ -144,7 +146,7 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         book=BookSlot(uow, clock, search),
         cancel=CancelBooking(uow, clock),
         reschedule=RescheduleBooking(uow, clock, search),
-        approve=ApproveBooking(uow, clock),
+        lifecycle=Lifecycle(uow, clock),
         bookings=ReadBookings(uow),
         idempotency=Idempotency(SqlIdempotencyStore(engine), clock),
         jobs=OperateJobs(uow, clock),

@@ -62,7 +62,7 @@ def service(s: Service) -> dict[str, Any]:
             for r in s.requirements
         ],
         "requires_approval": s.requires_approval, "max_per_day": s.max_per_day,
-        "max_per_week": s.max_per_week,
+        "max_per_week": s.max_per_week, "meeting_provider": s.meeting_provider,
         "sequence_rules": [{"service_id": rule.other_service_id, "within_min": rule.within_min,
                             "direction": rule.direction} for rule in s.sequence_rules],
         "created_at": s.created_at,
@@ -82,4 +82,9 @@ def booking(b: Booking) -> dict[str, Any]:
                      "phone": b.customer.phone, "timezone": b.customer.timezone},
         "series_id": b.series_id, "notes": b.notes, "cancel_reason": b.cancel_reason,
         "created_at": b.created_at, "updated_at": b.updated_at,
+        "awaiting": list(b.awaiting), "pending_until": b.pending_until,
+        # Never the host link: it lets whoever holds it start the meeting as host.
+        "meeting": ({"provider": b.meeting.provider, "join_url": b.meeting.join_url,
+                     "passcode": b.meeting.passcode} if b.meeting else None),
+        "failure_reason": b.failure_reason,
     }

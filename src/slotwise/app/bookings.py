@@ -16,7 +16,8 @@ from slotwise.app.availability import (
     slot_request_with_rules,
 )
 from slotwise.app.holds import check_resources, new_hold
-from slotwise.app.rules import Exclude, RuleState, needs_approval
+from slotwise.app.lifecycle import Gates
+from slotwise.app.rules import Exclude, RuleState
 from slotwise.domain import events
 from slotwise.domain.booking import Booking, BookingStatus, Hold, HoldStatus
 from slotwise.domain.errors import (
@@ -76,10 +77,11 @@ class Booked:
 
 class BookSlot:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock,
-                 search: SearchAvailability) -> None:
+                 search: SearchAvailability, gates: Gates | None = None) -> None:
         self._uow = uow
         self._clock = clock
         self._search = search
+        self.gates = gates or Gates()
 
     def __call__(self, org_id: str, request: BookingRequest) -> Booked:
         now = self._clock.now()
@@ -170,19 +172,20 @@ class BookSlot:
             if claim is None:
                 claim = new_hold(service, slot, chosen, locations, now, IMPLICIT_HOLD_TTL_S)
                 uow.holds.acquire(claim, now)
-            status = (BookingStatus.PENDING
-                      if needs_approval(service, chosen.values(), locations)
-                      else BookingStatus.CONFIRMED)
+            awaiting, pending_until = self.gates.pending(service, chosen, locations, now)
+            status = BookingStatus.PENDING if awaiting else BookingStatus.CONFIRMED
             booking = Booking(
                 id=new_id("booking"), org_id=service.org_id, service_id=service.id,
                 customer=customer, status=status, start=slot.start, end=slot.end,
                 resource_ids=slot.resource_ids, created_at=now, updated_at=now,
                 series_id=series_id, notes=request.notes, manage_token_hash=digest(manage_token),
+                awaiting=awaiting, pending_until=pending_until,
             )
             uow.bookings.add(booking, blocked_ranges(service, chosen, locations, slot),
                              session_key(service, booking.id, slot.start))
             uow.holds.save(replace(claim, status=HoldStatus.CONVERTED, booking_id=booking.id))
             uow.outbox.add(events.booking_event(events.BOOKING_CREATED, booking, now))
+            self.gates.open(uow, service, booking, now)
             written.append(booking)
         return Booked(booking=written[0], occurrences=tuple(written), manage_token=manage_token)
 

@@ -73,6 +73,7 @@ class ServiceFields:
     max_per_day: int | None = None
     max_per_week: int | None = None
     sequence_rules: tuple[SequenceRule, ...] = ()
+    meeting_provider: str | None = None
 
 
 class _HasRules(Protocol):
@@ -266,6 +267,7 @@ class Catalog:
                 capacity=fields.capacity, price=fields.price,
                 requires_approval=fields.requires_approval, max_per_day=fields.max_per_day,
                 max_per_week=fields.max_per_week, sequence_rules=fields.sequence_rules,
+                meeting_provider=fields.meeting_provider,
             )
             uow.services.add(service)
             uow.commit()

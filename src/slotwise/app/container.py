@@ -13,7 +13,8 @@ from slotwise.app.explain import ExplainAvailability
 from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.jobs import OperateJobs
-from slotwise.app.manage import ApproveBooking, CancelBooking, ReadBookings, RescheduleBooking
+from slotwise.app.lifecycle import Lifecycle
+from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
 from slotwise.domain.ports import Clock
@@ -44,7 +45,7 @@ class UseCases:
     book: BookSlot
     cancel: CancelBooking
     reschedule: RescheduleBooking
-    approve: ApproveBooking
+    lifecycle: Lifecycle
     bookings: ReadBookings
     idempotency: Idempotency
     jobs: OperateJobs

@@ -1,4 +1,5 @@
-"""Change a booking after it is made: cancel, reschedule, approve; and read bookings."""
+"""Change a booking after it is made: cancel, reschedule; and read bookings. (Approval,
+no-shows and the rest of the way to confirmed or failed: `app.lifecycle`.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from slotwise.app.availability import (
 from slotwise.app.holds import chosen_resources
 from slotwise.app.rules import Exclude
 from slotwise.domain import events
-from slotwise.domain.booking import Booking, BookingStatus
+from slotwise.domain.booking import Booking
 from slotwise.domain.errors import NotFound, OverlapRefused, SlotUnavailable
 from slotwise.domain.ids import digest
 from slotwise.domain.model import BookingFilter, Service
@@ -53,23 +54,6 @@ class CancelBooking:
                                                 reason=reason))
             uow.commit()
             return cancelled
-
-
-class ApproveBooking:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    def __call__(self, org_id: str, booking_id: str) -> Booking:
-        now = self._clock.now()
-        with self._uow(write=True) as uow:
-            booking = find_booking(uow, org_id, booking_id)
-            approved = booking.transition(BookingStatus.CONFIRMED, now)
-            uow.bookings.update(approved)
-            uow.outbox.add(events.booking_event(events.BOOKING_APPROVED, approved, now))
-            uow.outbox.add(events.booking_event(events.BOOKING_CONFIRMED, approved, now))
-            uow.commit()
-            return approved
 
 
 class RescheduleBooking:

@@ -14,6 +14,10 @@ BOOKING_CONFIRMED = "booking.confirmed"
 BOOKING_CANCELLED = "booking.cancelled"
 BOOKING_RESCHEDULED = "booking.rescheduled"
 BOOKING_APPROVED = "booking.approved"
+BOOKING_DECLINED = "booking.declined"
+BOOKING_FAILED = "booking.failed"
+BOOKING_COMPLETED = "booking.completed"
+BOOKING_NO_SHOW = "booking.no_show"
 
 
 def booking_snapshot(booking: Booking) -> dict[str, Any]:
@@ -26,6 +30,8 @@ def booking_snapshot(booking: Booking) -> dict[str, Any]:
         "resource_ids": list(booking.resource_ids),
         "customer_id": booking.customer.id,
         "series_id": booking.series_id,
+        "awaiting": list(booking.awaiting),
+        "sequence": booking.sequence,
     }
 
 

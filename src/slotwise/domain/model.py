@@ -216,6 +216,7 @@ class Service:
     max_per_day: int | None = None
     max_per_week: int | None = None
     sequence_rules: tuple[SequenceRule, ...] = ()
+    meeting_provider: str | None = None  # online: each booking gets a link from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +227,8 @@ class Customer:
     email: str
     phone: str | None = None
     timezone: str | None = None
+    locale: str | None = None
+    no_shows: int = 0  # bookings of theirs marked no_show: rules and fees may read it
 
 
 @dataclass(frozen=True, slots=True)

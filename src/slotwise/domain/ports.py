@@ -130,6 +130,7 @@ class Services(Protocol):
 
 class Customers(Protocol):
     def by_email(self, org_id: str, email: str) -> Customer | None: ...
+    def count_no_show(self, org_id: str, customer_id: str) -> None: ...
     def upsert(self, customer: Customer) -> Customer:
         """Add the customer, or update the one with that e-mail: its name, and its phone and
         zone when given. Returns the stored customer (safe against a concurrent upsert)."""
@@ -175,6 +176,11 @@ class Bookings(Protocol):
         ...
 
     def has_future(self, org_id: str, resource_id: str, now: datetime) -> bool: ...
+    def confirmed_ended_before(self, instant: datetime, limit: int
+                               ) -> builtins.list[Booking]: ...
+    def pending_past(self, now: datetime, limit: int) -> builtins.list[Booking]:
+        """Pending bookings of every organisation whose `pending_until` has passed."""
+        ...
     def of_service(self, org_id: str, service_id: str, start: datetime, end: datetime
                    ) -> builtins.list[Booking]:
         """Pending and confirmed bookings of the service starting in [start, end)."""

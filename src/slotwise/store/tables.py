@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 from slotwise.store.types import Instant
@@ -190,6 +191,8 @@ services = Table(
     Column("requires_approval", Boolean, nullable=False, server_default=false()),
     Column("max_per_day", Integer),
     Column("max_per_week", Integer),
+    # None: in person; else the meeting provider that makes each booking's link
+    Column("meeting_provider", String(32)),
     UniqueConstraint("org_id", "slug", name="uq_services_org_slug"),
 )
 
@@ -231,6 +234,8 @@ customers = Table(
     Column("email", String(320), nullable=False),
     Column("phone", String(40)),
     Column("timezone", String(64)),
+    Column("locale", String(16)),
+    Column("no_shows", Integer, nullable=False, server_default="0"),
     UniqueConstraint("org_id", "email", name="uq_customers_org_email"),
 )
 
@@ -260,7 +265,15 @@ bookings = Table(
     Column("manage_token_hash", String(64)),
     Column("created_at", Instant, nullable=False),
     Column("updated_at", Instant, nullable=False),
+    Column("awaiting", JSON, nullable=False, server_default="[]"),
+    Column("pending_until", Instant),
+    Column("meeting", JSON),
+    Column("sequence", Integer, nullable=False, server_default="0"),
+    Column("failure_reason", Text),
     Index("ix_bookings_org_start", "org_id", "start_at", "id"),
+    Index("ix_bookings_pending_until", "pending_until",
+          sqlite_where=text("pending_until IS NOT NULL"),
+          postgresql_where=text("pending_until IS NOT NULL")),
 )
 
 # The overlap guard lives on this table (see the migration): PostgreSQL excludes overlapping

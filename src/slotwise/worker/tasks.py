@@ -5,16 +5,30 @@ Handlers are thin: each calls one use case, whose docstring says how it stays id
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from slotwise.app.container import UseCases
 from slotwise.domain.jobs import JobHandler, Loop, Periodic, Registry, Task
 
 
-def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2) -> Registry:
+def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
+             settle_after: timedelta = timedelta(hours=2)) -> Registry:
     def task(name: str, handler: JobHandler) -> Task:
         return Task(name=name, handler=handler, max_attempts=max_attempts, backoff_s=backoff_s)
 
-    tasks: list[Task] = []
-    periodic: list[Periodic] = []
+    lifecycle = use_cases.lifecycle
+
+    def expire_pending(_: dict[str, Any]) -> None:
+        lifecycle.expire_pending()
+
+    def settle(_: dict[str, Any]) -> None:
+        lifecycle.settle(settle_after)
+
+    tasks = [task("lifecycle.expire_pending", expire_pending),
+             task("lifecycle.settle", settle)]
+    periodic = [Periodic("lifecycle.expire_pending", every_s=15),
+                Periodic("lifecycle.settle", every_s=300)]
     loops = [Loop("relay", use_cases.relay)]
     return Registry(tasks={t.name: t for t in tasks}, periodic=tuple(periodic),
                     loops=tuple(loops))

@@ -27,6 +27,7 @@ from slotwise.api.schemas.bookings import (
 )
 from slotwise.api.schemas.common import Instant
 from slotwise.app.bookings import Booked, BookingRequest, CustomerDetails, Recurrence
+from slotwise.domain.booking import BookingStatus
 from slotwise.domain.errors import Conflict, SeriesUnavailable
 from slotwise.domain.model import BookingFilter
 
@@ -138,5 +139,30 @@ def reschedule(booking_id: str, body: RescheduleIn, who: CurrentPrincipal,
 
 @router.post("/bookings/{booking_id}/approve", response_model=BookingOut)
 def approve(booking_id: str, who: CurrentPrincipal, app: App) -> dict[str, Any]:
-    """Confirm a booking that waits in `pending` for a resource's approval."""
-    return presenters.booking(app.approve(who.org_id, booking_id))
+    """Approve a booking waiting in `pending` for approval; with nothing else to wait for
+    (a payment, a meeting link) it is confirmed. Not waiting for approval → 409."""
+    return presenters.booking(app.lifecycle.approve(who.org_id, booking_id))
+
+
+@router.post("/bookings/{booking_id}/decline", response_model=BookingOut)
+def decline(booking_id: str, who: CurrentPrincipal, app: App,
+            body: CancelIn | None = None) -> dict[str, Any]:
+    """Refuse a booking waiting for approval: it is cancelled and its slot released."""
+    return presenters.booking(app.lifecycle.decline(who.org_id, booking_id,
+                                                    body.reason if body else None))
+
+
+@router.post("/bookings/{booking_id}/complete", response_model=BookingOut)
+def complete(booking_id: str, who: CurrentPrincipal, app: App) -> dict[str, Any]:
+    """Mark a started booking `completed` (bookings are also completed by rule after their
+    end)."""
+    return presenters.booking(app.lifecycle.mark(who.org_id, booking_id,
+                                                 BookingStatus.COMPLETED))
+
+
+@router.post("/bookings/{booking_id}/no-show", response_model=BookingOut)
+def no_show(booking_id: str, who: CurrentPrincipal, app: App) -> dict[str, Any]:
+    """Mark a started booking `no_show` (also after the rule completed it); it counts in the
+    customer's no-show history."""
+    return presenters.booking(app.lifecycle.mark(who.org_id, booking_id,
+                                                 BookingStatus.NO_SHOW))

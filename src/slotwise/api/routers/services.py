@@ -59,6 +59,7 @@ def create_service(body: ServiceIn, who: CurrentPrincipal, app: App) -> dict[str
         requirements=_requirements(body.requirements),
         requires_approval=body.requires_approval, max_per_day=body.max_per_day,
         max_per_week=body.max_per_week, sequence_rules=_sequence_rules(body.sequence_rules),
+        meeting_provider=body.meeting_provider,
     )
     return presenters.service(app.catalog.create_service(who, fields))
 

@@ -72,6 +72,12 @@ class CustomerOut(BaseModel):
     timezone: str | None
 
 
+class MeetingOut(BaseModel):
+    provider: str
+    join_url: str
+    passcode: str | None = None
+
+
 class BookingOut(BaseModel):
     id: str
     service_id: str
@@ -85,6 +91,13 @@ class BookingOut(BaseModel):
     cancel_reason: str | None
     created_at: Instant
     updated_at: Instant
+    awaiting: list[Literal["approval", "payment", "meeting"]] = Field(
+        default_factory=list, description="what a pending booking still waits for")
+    pending_until: Instant | None = Field(
+        default=None, description="when a booking waiting for a payment or a meeting link "
+        "fails closed if they have not arrived")
+    meeting: MeetingOut | None = None
+    failure_reason: str | None = None
 
 
 class BookedOut(BookingOut):

@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 from slotwise.api.schemas.common import Body, Instant, Name, Slug, Zone
 
 Kind = Literal["practitioner", "room", "equipment", "virtual"]
+# "jitsi": a room on the configured Jitsi (no API call); "http": the configured Zoom-shaped API
+MeetingProviderName = Literal["jitsi", "http"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WallTime = Annotated[str, Field(pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$",
                                 examples=["09:00", "24:00"])]
@@ -227,6 +229,9 @@ class ServiceIn(Body):
     max_per_day: PerDay | None = None
     max_per_week: PerWeek | None = None
     sequence_rules: list[SequenceRuleIn] = Field(default_factory=list, max_length=20)
+    meeting_provider: MeetingProviderName | None = Field(
+        default=None, description="Online service: each booking confirms only once this "
+        "provider has made its meeting link. None: in person.")
 
 
 class ServicePatch(Body):
@@ -245,6 +250,7 @@ class ServicePatch(Body):
     max_per_day: PerDay | None = None
     max_per_week: PerWeek | None = None
     sequence_rules: list[SequenceRuleIn] | None = Field(default=None, max_length=20)
+    meeting_provider: MeetingProviderName | None = None
 
 
 class RequirementOut(BaseModel):
@@ -280,6 +286,7 @@ class ServiceOut(BaseModel):
     max_per_day: int | None = None
     max_per_week: int | None = None
     sequence_rules: list[SequenceRuleOut] = Field(default_factory=list)
+    meeting_provider: str | None = None
     created_at: Instant
 
 

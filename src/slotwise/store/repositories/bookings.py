@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from slotwise.domain.booking import Booking, BookingStatus
 from slotwise.domain.errors import OverlapRefused
 from slotwise.domain.ids import new_id
+from slotwise.domain.meetings import Meeting
 from slotwise.domain.model import Allocation, BookedTime, BookingFilter, Customer, Series
 from slotwise.store.guard import is_overlap_refusal
 from slotwise.store.tables import allocations, bookings, customers, series
@@ -48,6 +49,11 @@ class SqlCustomers:
         row = self._c.execute(query).mappings().first()
         return _customer(row) if row else None
 
+    def count_no_show(self, org_id: str, customer_id: str) -> None:
+        self._c.execute(update(customers).where(customers.c.org_id == org_id,
+                                                customers.c.id == customer_id)
+                        .values(no_shows=customers.c.no_shows + 1))
+
     def upsert(self, customer: Customer) -> Customer:
         # One statement: INSERT … ON CONFLICT DO UPDATE is atomic against a concurrent
         # first booking by the same new customer, on both dialects.
@@ -62,7 +68,8 @@ def _upsert(dialect_insert: Callable[..., Any]) -> Any:
         index_elements=[customers.c.org_id, customers.c.email],
         set_={"name": new.excluded.name,
               "phone": func.coalesce(new.excluded.phone, customers.c.phone),
-              "timezone": func.coalesce(new.excluded.timezone, customers.c.timezone)},
+              "timezone": func.coalesce(new.excluded.timezone, customers.c.timezone),
+              "locale": func.coalesce(new.excluded.locale, customers.c.locale)},
     ).returning(*customers.c)
 
 
@@ -71,12 +78,13 @@ _UPSERTS = {True: _upsert(pg_insert), False: _upsert(sqlite_insert)}
 
 def _customer_values(c: Customer) -> dict[str, object]:
     return {"id": c.id, "org_id": c.org_id, "name": c.name, "email": c.email, "phone": c.phone,
-            "timezone": c.timezone}
+            "timezone": c.timezone, "locale": c.locale, "no_shows": c.no_shows}
 
 
 def _customer(row: RowMapping) -> Customer:
     return Customer(id=row["id"], org_id=row["org_id"], name=row["name"], email=row["email"],
-                    phone=row["phone"], timezone=row["timezone"])
+                    phone=row["phone"], timezone=row["timezone"], locale=row["locale"],
+                    no_shows=row["no_shows"])
 
 
 class SqlBookings:
@@ -193,6 +201,18 @@ class SqlBookings:
                  .group_by(allocations.c.resource_id))
         return {rid: int(total) for rid, total in self._c.execute(query).all()}
 
+    def pending_past(self, now: datetime, limit: int) -> builtins.list[Booking]:
+        """Pending bookings of every organisation whose deadline has passed (the lifecycle's
+        periodic sweep)."""
+        return self._select(and_(bookings.c.status == BookingStatus.PENDING.value,
+                                 bookings.c.pending_until.is_not(None),
+                                 bookings.c.pending_until < epoch(now)), limit=limit)
+
+    def confirmed_ended_before(self, instant: datetime, limit: int
+                               ) -> builtins.list[Booking]:
+        return self._select(and_(bookings.c.status == BookingStatus.CONFIRMED.value,
+                                 bookings.c.end_at < epoch(instant)), limit=limit)
+
     def has_future(self, org_id: str, resource_id: str, now: datetime) -> bool:
         query = (select(allocations.c.id)
                  .where(allocations.c.org_id == org_id,
@@ -230,7 +250,9 @@ class SqlBookings:
         query = (select(bookings, customers.c.name.label("customer_name"),
                         customers.c.email.label("customer_email"),
                         customers.c.phone.label("customer_phone"),
-                        customers.c.timezone.label("customer_timezone"))
+                        customers.c.timezone.label("customer_timezone"),
+                        customers.c.locale.label("customer_locale"),
+                        customers.c.no_shows.label("customer_no_shows"))
                  .join(customers, customers.c.id == bookings.c.customer_id)
                  .where(where)  # type: ignore[arg-type]
                  .order_by(bookings.c.start_at, bookings.c.id))
@@ -242,19 +264,26 @@ class SqlBookings:
 def _mutable_values(b: Booking) -> dict[str, object]:
     return {"status": b.status.value, "start_at": b.start, "end_at": b.end,
             "resource_ids": list(b.resource_ids), "series_id": b.series_id, "notes": b.notes,
-            "cancel_reason": b.cancel_reason, "updated_at": b.updated_at}
+            "cancel_reason": b.cancel_reason, "updated_at": b.updated_at,
+            "awaiting": list(b.awaiting), "pending_until": b.pending_until,
+            "meeting": b.meeting.to_json() if b.meeting else None, "sequence": b.sequence,
+            "failure_reason": b.failure_reason}
 
 
 def _booking(row: RowMapping) -> Booking:
     customer = Customer(id=row["customer_id"], org_id=row["org_id"], name=row["customer_name"],
                         email=row["customer_email"], phone=row["customer_phone"],
-                        timezone=row["customer_timezone"])
+                        timezone=row["customer_timezone"], locale=row["customer_locale"],
+                        no_shows=row["customer_no_shows"])
     return Booking(
         id=row["id"], org_id=row["org_id"], service_id=row["service_id"], customer=customer,
         status=BookingStatus(row["status"]), start=row["start_at"], end=row["end_at"],
         resource_ids=tuple(row["resource_ids"]), created_at=row["created_at"],
         updated_at=row["updated_at"], series_id=row["series_id"], notes=row["notes"],
         cancel_reason=row["cancel_reason"], manage_token_hash=row["manage_token_hash"],
+        awaiting=tuple(row["awaiting"] or ()), pending_until=row["pending_until"],
+        meeting=Meeting.from_json(row["meeting"]) if row["meeting"] else None,
+        sequence=row["sequence"], failure_reason=row["failure_reason"],
     )
 
 

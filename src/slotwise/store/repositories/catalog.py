@@ -414,7 +414,7 @@ def _service_values(service: Service) -> dict[str, object]:
         "price_amount": service.price.amount if service.price else None,
         "price_currency": service.price.currency if service.price else None,
         "requires_approval": service.requires_approval, "max_per_day": service.max_per_day,
-        "max_per_week": service.max_per_week,
+        "max_per_week": service.max_per_week, "meeting_provider": service.meeting_provider,
     }
 
 
@@ -430,4 +430,5 @@ def _service(row: RowMapping, requirements: tuple[ServiceRequirement, ...],
         max_advance_days=row["max_advance_days"], capacity=row["capacity"], price=price,
         requires_approval=bool(row["requires_approval"]), max_per_day=row["max_per_day"],
         max_per_week=row["max_per_week"], sequence_rules=rules,
+        meeting_provider=row["meeting_provider"],
     )
