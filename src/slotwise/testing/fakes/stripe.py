@@ -8,7 +8,6 @@ bodies and idempotency replay:
     GET  /v1/payment_intents/{id}         retrieve (``expand[]=latest_charge``)
     POST /v1/payment_intents/{id}/cancel  cancel (only before it succeeds)
     POST /v1/refunds                      refund a succeeded intent, in part or in full
-    GET  /v1/refunds/{id}                 retrieve a refund
 
 What the customer's browser would do is driven from the test: ``succeed(pi)`` and
 ``fail(pi)`` change the intent and return the webhook body Stripe would send; ``headers_for``
@@ -346,11 +345,6 @@ class FakeStripe:
             return self._cancel_intent(parts[2], params)
         if method == "POST" and parts == ["v1", "refunds"]:
             return self._create_refund(params)
-        if method == "GET" and len(parts) == 3 and parts[:2] == ["v1", "refunds"]:
-            refund = self._state.refunds.get(parts[2])
-            if refund is None:
-                raise _missing("refund", parts[2], "id")
-            return copy.deepcopy(refund)
         raise _ApiError(404, {"type": "invalid_request_error",
                               "message": f"Unrecognized request URL ({method}: {path})."})
 
@@ -470,9 +464,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._answer("POST")
-
-    def do_DELETE(self) -> None:
-        self._answer("DELETE")
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # tests read `FakeStripe.requests` instead of a log on stderr
