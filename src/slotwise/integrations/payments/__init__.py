@@ -1,0 +1,1 @@
+"""Payment gateways: Stripe, and paying at the venue."""
