@@ -19,6 +19,8 @@ from slotwise.app.catalog import Catalog
 from slotwise.app.clock import FrozenClock, SystemClock
 from slotwise.app.container import Dependency, UseCases
 from slotwise.app.explain import ExplainAvailability
+from slotwise.app.fixer import Fixer
+from slotwise.app.health import HealthChecks
 from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.jobs import OperateJobs
@@ -130,6 +132,12 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
     if settings.redis_url is not None:
         checks["redis"] = Dependency(readiness.redis,
                                      fallback="holds are kept in the database meanwhile")
+    health = HealthChecks(uow)
+    later = "bookings are taken; confirmations, links and messages follow late"
+    checks["jobs"] = Dependency(health.jobs, fallback=later)
+    checks["outbox"] = Dependency(health.outbox, fallback=later)
+    checks["integrations"] = Dependency(health.integrations,
+                                        fallback="GET /v1/jobs?state=failed lists what failed")
     use_cases = UseCases(
         clock=clock,
         accounts=Accounts(uow, clock,
@@ -151,6 +159,8 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         idempotency=Idempotency(SqlIdempotencyStore(engine), clock),
         jobs=OperateJobs(uow, clock),
         relay=RelayOutbox(uow, clock),
+        fixer=Fixer(uow, clock),
+        health=health,
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
         checks=checks,
     )

@@ -68,6 +68,45 @@ def worker() -> None:
 
 
 @main.command()
+@click.option("--fix", "fix_now", is_flag=True, help="Run the fixer once now.")
+@click.option("--undo", "undo_id", metavar="ACTION_ID", help="Reverse one of the fixer's repairs.")
+@click.option("--limit", default=20, show_default=True, help="Recent repairs to list.")
+def doctor(fix_now: bool, undo_id: str | None, limit: int) -> None:
+    """Health checks and the self-healing fixer's recent repairs (each with its undo id)."""
+    from slotwise.bootstrap import build
+    from slotwise.domain.errors import DomainError
+
+    container = build(Settings(), migrate=True)
+    use_cases = container.use_cases
+    try:
+        if undo_id is not None:
+            try:
+                done = use_cases.fixer.undo(undo_id)
+            except DomainError as error:
+                raise click.ClickException(str(error)) from error
+            click.echo(f"undone: {undo_id} (audited as {done.id})")
+            return
+        failing = 0
+        for name, dependency in use_cases.checks.items():
+            problem = dependency.check()
+            failing += problem is not None and dependency.fallback is None
+            click.echo(f"{'ok' if problem is None else 'PROBLEM':>7}  {name}"
+                       + ("" if problem is None else f": {problem}"))
+        if fix_now:
+            repairs = use_cases.fixer.run()
+            click.echo(f"fixer: {len(repairs)} repairs")
+        click.echo("recent repairs (undo with: slotwise doctor --undo ACTION_ID):")
+        for entry in use_cases.fixer.recent(limit):
+            undo = f"undo: {entry.undo['op']}" if entry.undo else "nothing to undo"
+            click.echo(f"  {entry.id}  {entry.at:%Y-%m-%d %H:%M:%S}Z  {entry.action} "
+                       f"{entry.target}  ({undo})")
+        if failing:
+            raise SystemExit(1)
+    finally:
+        container.close()
+
+
+@main.command()
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
               help="Where `slotwise serve` answers, for the printed URLs.")
 def demo(base_url: str) -> None:

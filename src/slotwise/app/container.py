@@ -10,6 +10,8 @@ from slotwise.app.availability import SearchAvailability
 from slotwise.app.bookings import BookSlot
 from slotwise.app.catalog import Catalog
 from slotwise.app.explain import ExplainAvailability
+from slotwise.app.fixer import Fixer
+from slotwise.app.health import HealthChecks
 from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.jobs import OperateJobs
@@ -50,6 +52,8 @@ class UseCases:
     idempotency: Idempotency
     jobs: OperateJobs
     relay: RelayOutbox
+    fixer: Fixer
+    health: HealthChecks
     cursor_secret: bytes
     # /readyz: name → its check, returning None when healthy, else what is wrong
     checks: dict[str, Dependency] = field(default_factory=dict)

@@ -20,6 +20,9 @@ PREFIXES = {
     "hold": "hld",
     "series": "ser",
     "event": "evt",
+    "fix": "fix",
+    "audit": "aud",
+    "waitlist": "wl",
 }
 
 

@@ -79,6 +79,14 @@ class JobQueue(Protocol):
         """Jobs still `doing` that started before that instant: their worker likely died."""
         ...
 
+    def due(self, now: datetime) -> tuple[int, datetime | None]:
+        """Jobs of every organisation waiting for a worker, and since when the oldest has."""
+        ...
+
+    def failed_since(self, since: datetime) -> dict[str, int]:
+        """Jobs that ran out of attempts since then, per task (failing integrations)."""
+        ...
+
     def requeue(self, job_id: str, at: datetime) -> bool:
         """Put a stuck `doing` job back to `todo`; False when it is no longer doing."""
         ...

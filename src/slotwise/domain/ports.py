@@ -12,6 +12,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
+from slotwise.domain.audit import AuditLog, Repairs
 from slotwise.domain.booking import Booking, Hold
 from slotwise.domain.jobs import JobQueue
 from slotwise.domain.model import (
@@ -243,6 +244,8 @@ class UnitOfWork(Protocol):
     series: SeriesRepo
     outbox: Outbox
     jobs: JobQueue
+    audit: AuditLog
+    repairs: Repairs
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -17,7 +17,6 @@ from sqlalchemy.engine import Connection
 
 from slotwise.domain.jobs import Job, JobError, JobSpec, JobState
 from slotwise.store.tables import job_errors, jobs
-from slotwise.store.types import from_epoch
 
 QUEUE = "slotwise"
 
@@ -97,6 +96,19 @@ class SqliteJobQueue(_Errors):
         ).order_by(jobs.c.id)).mappings()
         return [_sqlite_job(row) for row in rows]
 
+    def due(self, now: datetime) -> tuple[int, datetime | None]:
+        count, oldest = self._c.execute(select(func.count(), func.min(jobs.c.scheduled_at))
+                                        .where(jobs.c.state == JobState.TODO.value,
+                                               jobs.c.scheduled_at <= now)).one()
+        return int(count), oldest
+
+    def failed_since(self, since: datetime) -> dict[str, int]:
+        rows = self._c.execute(select(jobs.c.task, func.count())
+                               .where(jobs.c.state == JobState.FAILED.value,
+                                      jobs.c.finished_at >= since)
+                               .group_by(jobs.c.task))
+        return {task: int(n) for task, n in rows}
+
     def requeue(self, job_id: str, at: datetime) -> bool:
         done = self._c.execute(update(jobs).where(
             jobs.c.id == int(job_id), jobs.c.state == JobState.DOING.value,
@@ -127,11 +139,6 @@ class SqliteJobQueue(_Errors):
             values = {"state": JobState.TODO.value, "scheduled_at": retry_at,
                       "started_at": None}
         self._c.execute(update(jobs).where(jobs.c.id == int(job_id)).values(**values))
-
-    def next_due(self) -> datetime | None:
-        value = self._c.execute(select(func.min(jobs.c.scheduled_at)).where(
-            jobs.c.state == JobState.TODO.value)).scalar()
-        return None if value is None else from_epoch(value)
 
     def reset_doing(self, now: datetime) -> int:
         """At start-up: the one embedded worker is new, so any `doing` job lost its worker."""
@@ -216,6 +223,22 @@ class ProcrastinateJobQueue(_Errors):
             " AND e.type = 'started') < :before ORDER BY id"),
             {"before": started_before}).mappings()
         return [_pg_job(row) for row in rows]
+
+    def due(self, now: datetime) -> tuple[int, datetime | None]:
+        row = self._c.execute(text(
+            "SELECT count(*), min(coalesce(j.scheduled_at, (SELECT min(e.at) FROM "
+            "procrastinate_events e WHERE e.job_id = j.id))) FROM procrastinate_jobs j "
+            "WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= :now)"),
+            {"now": now}).one()
+        return int(row[0]), row[1]
+
+    def failed_since(self, since: datetime) -> dict[str, int]:
+        rows = self._c.execute(text(
+            "SELECT j.task_name, count(*) FROM procrastinate_jobs j WHERE j.status = 'failed' "
+            "AND EXISTS (SELECT 1 FROM procrastinate_events e WHERE e.job_id = j.id "
+            "AND e.type = 'failed' AND e.at >= :since) GROUP BY j.task_name"),
+            {"since": since})
+        return {task: int(n) for task, n in rows}
 
     def requeue(self, job_id: str, at: datetime) -> bool:
         done = self._c.execute(text(

@@ -369,3 +369,42 @@ job_errors = Table(
     Column("at", Instant, nullable=False),
     Column("error", Text, nullable=False),
 )
+
+# Append-only; each entry's hash covers the previous one's, per chain (an organisation, or
+# "system"), so a changed or removed entry shows.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("chain", String(48), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("org_id", String(40), index=True),
+    Column("at", Instant, nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(80), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("undo", JSON),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("chain", "seq", name="uq_audit_log_chain_seq"),
+)
+
+waitlist_entries = Table(
+    "waitlist_entries", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("org_id", String(40), ForeignKey("organisations.id"), nullable=False),
+    Column("service_id", String(40), ForeignKey("services.id"), nullable=False),
+    Column("customer_id", String(40), ForeignKey("customers.id"), nullable=False),
+    Column("range_start", Instant, nullable=False),
+    Column("range_end", Instant, nullable=False),
+    Column("resource_ids", JSON),
+    Column("state", String(16), nullable=False),
+    Column("offer_start", Instant),
+    Column("offer_hold_id", String(40)),
+    Column("offer_token_hash", String(64)),
+    Column("offer_expires_at", Instant),
+    Column("booking_id", String(40)),
+    Column("created_at", Instant, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+    Index("ix_waitlist_entries_service", "org_id", "service_id", "state", "created_at"),
+)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from slotwise.domain import ports
+from slotwise.domain.audit import AuditLog, Repairs
 from slotwise.domain.jobs import JobQueue
 from slotwise.holds.sql import SqlHoldStore
 from slotwise.store.catalog_cache import (
@@ -28,6 +29,7 @@ from slotwise.store.repositories.accounts import (
     SqlOrganisations,
     SqlUsers,
 )
+from slotwise.store.repositories.audit import SqlAuditLog, SqlRepairs
 from slotwise.store.repositories.bookings import SqlBookings, SqlCustomers, SqlSeries
 from slotwise.store.repositories.catalog import SqlBlocks
 from slotwise.store.repositories.outbox import SqlOutbox
@@ -63,6 +65,8 @@ class SqlUnitOfWork:
     series: ports.SeriesRepo
     outbox: ports.Outbox
     jobs: JobQueue
+    audit: AuditLog
+    repairs: Repairs
 
     def __init__(self, engine: Engine, *, write: bool = False,
                  holds: HoldsFactory = SqlHoldStore,
@@ -101,6 +105,8 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(connection)
         self.jobs = (ProcrastinateJobQueue(connection) if connection.dialect.name == "postgresql"
                      else SqliteJobQueue(connection))
+        self.audit = SqlAuditLog(connection)
+        self.repairs = SqlRepairs(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

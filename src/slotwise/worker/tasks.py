@@ -5,11 +5,14 @@ Handlers are thin: each calls one use case, whose docstring says how it stays id
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from slotwise.app.container import UseCases
 from slotwise.domain.jobs import JobHandler, Loop, Periodic, Registry, Task
+
+log = logging.getLogger("slotwise.worker")
 
 
 def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
@@ -19,15 +22,23 @@ def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
 
     lifecycle = use_cases.lifecycle
 
-    def expire_pending(_: dict[str, Any]) -> None:
-        lifecycle.expire_pending()
+    def fix(_: dict[str, Any]) -> None:
+        """Repairs what is still wrong when it runs (see app/fixer.py): idempotent."""
+        use_cases.fixer.run()
+
+    def check_health(_: dict[str, Any]) -> None:
+        for name, dependency in use_cases.checks.items():
+            problem = dependency.check()
+            if problem is not None:
+                log.warning("health: %s: %s", name, problem)
 
     def settle(_: dict[str, Any]) -> None:
         lifecycle.settle(settle_after)
 
-    tasks = [task("lifecycle.expire_pending", expire_pending),
+    tasks = [task("fixer.run", fix), task("health.check", check_health),
              task("lifecycle.settle", settle)]
-    periodic = [Periodic("lifecycle.expire_pending", every_s=15),
+    # The fixer also fails pending bookings past their deadline, so it runs often.
+    periodic = [Periodic("fixer.run", every_s=15), Periodic("health.check", every_s=60),
                 Periodic("lifecycle.settle", every_s=300)]
     loops = [Loop("relay", use_cases.relay)]
     return Registry(tasks={t.name: t for t in tasks}, periodic=tuple(periodic),

@@ -11,7 +11,6 @@ from sqlalchemy.engine import Connection
 
 from slotwise.domain.model import OutboxEvent
 from slotwise.store.tables import outbox
-from slotwise.store.types import from_epoch
 
 
 class SqlOutbox:
@@ -48,7 +47,7 @@ class SqlOutbox:
         count, oldest = self._c.execute(
             select(func.count(), func.min(outbox.c.created_at))
             .where(outbox.c.published_at.is_(None))).one()
-        return int(count), (None if oldest is None else from_epoch(oldest))
+        return int(count), oldest
 
 
 def _event(row: Any) -> OutboxEvent:
