@@ -34,6 +34,7 @@ from slotwise.domain.model import (
     Service,
     User,
 )
+from slotwise.domain.waitlist import Waitlist
 
 
 class Clock(Protocol):
@@ -246,6 +247,7 @@ class UnitOfWork(Protocol):
     jobs: JobQueue
     audit: AuditLog
     repairs: Repairs
+    waitlist: Waitlist
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from slotwise.domain import ports
 from slotwise.domain.audit import AuditLog, Repairs
 from slotwise.domain.jobs import JobQueue
+from slotwise.domain.waitlist import Waitlist
 from slotwise.holds.sql import SqlHoldStore
 from slotwise.store.catalog_cache import (
     CachedLocations,
@@ -33,6 +34,7 @@ from slotwise.store.repositories.audit import SqlAuditLog, SqlRepairs
 from slotwise.store.repositories.bookings import SqlBookings, SqlCustomers, SqlSeries
 from slotwise.store.repositories.catalog import SqlBlocks
 from slotwise.store.repositories.outbox import SqlOutbox
+from slotwise.store.repositories.waitlist import SqlWaitlist
 
 _LOCK_NAMESPACE = 0x51_07  # first key of the two-key advisory lock: "slotwise resource"
 
@@ -67,6 +69,7 @@ class SqlUnitOfWork:
     jobs: JobQueue
     audit: AuditLog
     repairs: Repairs
+    waitlist: Waitlist
 
     def __init__(self, engine: Engine, *, write: bool = False,
                  holds: HoldsFactory = SqlHoldStore,
@@ -107,6 +110,7 @@ class SqlUnitOfWork:
                      else SqliteJobQueue(connection))
         self.audit = SqlAuditLog(connection)
         self.repairs = SqlRepairs(connection)
+        self.waitlist = SqlWaitlist(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
