@@ -1,1 +1,1 @@
-"""Fakes shipped with the package: in-memory ports and local servers speaking vendors' APIs."""
+"""Fakes of outside services for tests: real local HTTP servers shaped like the real APIs."""
