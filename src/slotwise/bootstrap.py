@@ -74,6 +74,12 @@ class Readiness:
 Worker = EmbeddedWorker | ProcrastinateWorker
 
 
+def _key(settings: Settings, purpose: str) -> bytes:
+    """A key of its own per purpose, derived from the one configured secret."""
+    secret = settings.secret_key.get_secret_value().encode()
+    return hashlib.sha256(secret + b"\x00" + purpose.encode()).digest()
+
+
 @dataclass
 class Container:
     """The use cases plus what this process owns and must close."""
@@ -151,7 +157,7 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         place_hold=PlaceHold(uow, clock, search, settings.hold_ttl_s),
         release_hold=ReleaseHold(uow, clock),
         extend_hold=ExtendHold(uow, clock),
-        book=BookSlot(uow, clock, search),
+        book=BookSlot(uow, clock, search, token_key=_key(settings, "manage-token")),
         cancel=CancelBooking(uow, clock),
         reschedule=RescheduleBooking(uow, clock, search),
         lifecycle=Lifecycle(uow, clock),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ from slotwise.domain.errors import (
     SlotRef,
     SlotUnavailable,
 )
-from slotwise.domain.ids import digest, new_id, new_secret
+from slotwise.domain.ids import derived_secret, digest, new_id
 from slotwise.domain.model import Customer, Location, Resource, Series, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from slotwise.engine.availability import Busy, Slot, SlotRequest, slot_at
@@ -77,11 +78,18 @@ class Booked:
 
 class BookSlot:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock,
-                 search: SearchAvailability, gates: Gates | None = None) -> None:
+                 search: SearchAvailability, gates: Gates | None = None,
+                 token_key: bytes | None = None) -> None:
         self._uow = uow
         self._clock = clock
         self._search = search
         self.gates = gates or Gates()
+        # Manage tokens derive from this key, so a later e-mail can carry the link.
+        self.token_key = token_key or secrets.token_bytes(32)
+
+    def manage_token(self, booking: Booking) -> str:
+        """The customer's bearer token for the booking (one per series)."""
+        return derived_secret(self.token_key, "mt", booking.series_id or booking.id)
 
     def __call__(self, org_id: str, request: BookingRequest) -> Booked:
         now = self._clock.now()
@@ -155,7 +163,7 @@ class BookSlot:
                slots: Sequence[Slot], resources: dict[str, Resource],
                locations: Mapping[str, Location], hold: Hold | None, now: datetime) -> Booked:
         customer = _upsert_customer(uow, service.org_id, request.customer)
-        manage_token = new_secret("mt")
+        first_id = new_id("booking")
         series_id = None
         if request.recurrence is not None:
             series_id = new_id("series")
@@ -165,6 +173,7 @@ class BookSlot:
                 timezone=tz_name, created_at=now,
                 dtstart_local=request.start.astimezone(zone(tz_name)).replace(tzinfo=None),
             ))
+        manage_token = derived_secret(self.token_key, "mt", series_id or first_id)
         written = []
         for i, slot in enumerate(slots):
             chosen = {rid: resources[rid] for rid in slot.resource_ids}
@@ -175,7 +184,8 @@ class BookSlot:
             awaiting, pending_until = self.gates.pending(service, chosen, locations, now)
             status = BookingStatus.PENDING if awaiting else BookingStatus.CONFIRMED
             booking = Booking(
-                id=new_id("booking"), org_id=service.org_id, service_id=service.id,
+                id=first_id if i == 0 else new_id("booking"), org_id=service.org_id,
+                service_id=service.id,
                 customer=customer, status=status, start=slot.start, end=slot.end,
                 resource_ids=slot.resource_ids, created_at=now, updated_at=now,
                 series_id=series_id, notes=request.notes, manage_token_hash=digest(manage_token),

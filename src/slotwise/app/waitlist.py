@@ -8,6 +8,7 @@ The offer link carries a token derived from the entry and its hold with the serv
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 from dataclasses import dataclass, replace
@@ -223,10 +224,8 @@ class OperateWaitlist:
             uow.commit()
 
     def _release_quietly(self, org_id: str, hold_id: str) -> None:
-        try:
+        with contextlib.suppress(NotFound, Conflict):  # expired or used: it holds nothing
             self._release_hold(org_id, hold_id)
-        except (NotFound, Conflict):
-            pass  # expired or used already: nothing holds the slot
 
 
 # Freed time is offered with this much room around it: a cancelled 10:00 may suit someone

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 
 PREFIXES = {
@@ -33,6 +35,13 @@ def new_id(kind: str) -> str:
 def new_secret(prefix: str) -> str:
     """A bearer secret: shown once, stored only as a hash."""
     return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def derived_secret(key: bytes, prefix: str, subject: str) -> str:
+    """A bearer secret recomputable from `subject` by whoever holds `key` (so a job can put
+    the customer's link into an e-mail later), stored like any other only as a digest."""
+    mac = hmac.new(key, subject.encode(), hashlib.sha256).digest()
+    return f"{prefix}_{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
 
 
 def digest(secret: str) -> str:

@@ -28,6 +28,10 @@ class SqlWaitlist:
         found = self._select(_w.org_id == org_id, _w.id == entry_id)
         return found[0] if found else None
 
+    def by_id(self, entry_id: str) -> WaitlistEntry | None:
+        found = self._select(_w.id == entry_id)
+        return found[0] if found else None
+
     def update(self, entry: WaitlistEntry) -> None:
         self._c.execute(update(waitlist_entries)
                         .where(_w.org_id == entry.org_id, _w.id == entry.id)
