@@ -28,6 +28,7 @@ from slotwise.app.lifecycle import Lifecycle
 from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
+from slotwise.app.waitlist import OperateWaitlist, WaitlistReactor
 from slotwise.domain.ports import Clock
 from slotwise.holds.fallback import CircuitBreaker, RedisHoldsFactory
 from slotwise.holds.redis import RedisHoldStore
@@ -144,6 +145,9 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
     checks["outbox"] = Dependency(health.outbox, fallback=later)
     checks["integrations"] = Dependency(health.integrations,
                                         fallback="GET /v1/jobs?state=failed lists what failed")
+    place_hold = PlaceHold(uow, clock, search, settings.hold_ttl_s)
+    release_hold = ReleaseHold(uow, clock)
+    book = BookSlot(uow, clock, search, token_key=_key(settings, "manage-token"))
     use_cases = UseCases(
         clock=clock,
         accounts=Accounts(uow, clock,
@@ -154,18 +158,21 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         search=search,
         explain=ExplainAvailability(uow, clock),
         preview_recurrence=PreviewRecurrence(uow, clock),
-        place_hold=PlaceHold(uow, clock, search, settings.hold_ttl_s),
-        release_hold=ReleaseHold(uow, clock),
+        place_hold=place_hold,
+        release_hold=release_hold,
         extend_hold=ExtendHold(uow, clock),
-        book=BookSlot(uow, clock, search, token_key=_key(settings, "manage-token")),
+        book=book,
         cancel=CancelBooking(uow, clock),
         reschedule=RescheduleBooking(uow, clock, search),
         lifecycle=Lifecycle(uow, clock),
         bookings=ReadBookings(uow),
         idempotency=Idempotency(SqlIdempotencyStore(engine), clock),
         jobs=OperateJobs(uow, clock),
-        relay=RelayOutbox(uow, clock),
+        relay=RelayOutbox(uow, clock, reactors=[WaitlistReactor()]),
         fixer=Fixer(uow, clock),
+        waitlist=OperateWaitlist(uow, clock, search, place_hold, release_hold, book,
+                                 _key(settings, "waitlist-offer"),
+                                 offer_ttl_s=settings.waitlist_offer_ttl_s),
         health=health,
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
         checks=checks,

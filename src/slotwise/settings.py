@@ -36,6 +36,8 @@ class Settings(BaseSettings):
 
     # booking
     hold_ttl_s: int = Field(default=600, ge=1, le=1800)
+    # how long a waitlist offer holds its slot for the customer it is offered to
+    waitlist_offer_ttl_s: int = Field(default=900, ge=60, le=1800)
     # the rule after the end: confirmed bookings are marked completed this long after it
     settle_after_min: int = Field(default=120, ge=0, le=7 * 24 * 60)
 

@@ -9,43 +9,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from slotwise.bootstrap import Container, Worker
+from slotwise.bootstrap import Container
 from slotwise.domain.jobs import JobSpec, JobState, Loop, Periodic, Registry, Task
 from slotwise.domain.model import OutboxEvent
 from slotwise.domain.ports import UnitOfWork
-from slotwise.queues.embedded import EmbeddedWorker
-from slotwise.queues.procrastinate import ProcrastinateWorker
 from slotwise.testing.api import Org, book, resource, service, signup
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 15) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
-
-
-@contextmanager
-def running(container: Container, jobs: Registry) -> Iterator[Worker]:
-    worker: Worker
-    if container.settings.is_sqlite:
-        worker = EmbeddedWorker(container.uow, jobs, poll_s=0.05)
-    else:
-        worker = ProcrastinateWorker(container.settings.database_url, container.uow, jobs,
-                                     concurrency=2)
-    worker.start()
-    try:
-        yield worker
-    finally:
-        worker.stop()
+from slotwise.testing.workers import running, wait_for
 
 
 def defer(container: Container, org_id: str, task: str, args: dict[str, Any],

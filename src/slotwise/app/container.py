@@ -19,6 +19,7 @@ from slotwise.app.lifecycle import Lifecycle
 from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
+from slotwise.app.waitlist import OperateWaitlist
 from slotwise.domain.ports import Clock
 
 HealthCheck = Callable[[], "str | None"]
@@ -53,6 +54,7 @@ class UseCases:
     jobs: OperateJobs
     relay: RelayOutbox
     fixer: Fixer
+    waitlist: OperateWaitlist
     health: HealthChecks
     cursor_secret: bytes
     # /readyz: name → its check, returning None when healthy, else what is wrong

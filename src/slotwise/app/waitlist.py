@@ -164,21 +164,18 @@ class OperateWaitlist:
         return offers
 
     def lapse_offers(self) -> int:
-        """Offers past their time go back to waiting (periodic); their slot is offered to
-        the next in line. Idempotent: only still-offered entries are touched."""
+        """Offers past their time lapse (periodic) and their slot is offered to the next in
+        line. The entry is done (`lapsed`: its customer may join again), so two customers
+        never pass one slot back and forth. Idempotent: only still-offered entries change."""
         now = self._clock.now()
         with self._uow(write=True) as uow:
             lapsed = uow.waitlist.lapsed_offers(now, limit=200)
             for entry in lapsed:
-                # Back in line behind no one new: it keeps its place but loses this offer.
-                uow.waitlist.update(replace(entry, state=EntryState.WAITING, offer_start=None,
-                                            offer_hold_id=None, offer_expires_at=None,
-                                            updated_at=now))
+                uow.waitlist.update(replace(entry, state=EntryState.LAPSED, updated_at=now))
                 if entry.offer_start is not None:
                     uow.jobs.defer(_match_job(entry.org_id, entry.service_id,
                                               entry.offer_start,
-                                              entry.offer_start + timedelta(minutes=1),
-                                              skip=entry.id))
+                                              entry.offer_start + timedelta(minutes=1)))
             uow.commit()
         for entry in lapsed:
             if entry.offer_hold_id is not None:
@@ -233,11 +230,9 @@ class OperateWaitlist:
 _NEAR = timedelta(hours=1)
 
 
-def _match_job(org_id: str, service_id: str, start: datetime, end: datetime,
-               skip: str | None = None) -> JobSpec:
-    args = {"service_id": service_id, "start": events.iso(start), "end": events.iso(end)}
-    if skip is not None:
-        args["skip"] = skip
+def _match_job(org_id: str, service_id: str, start: datetime, end: datetime) -> JobSpec:
+    args = {"org_id": org_id, "service_id": service_id, "start": events.iso(start),
+            "end": events.iso(end)}
     return JobSpec(task=MATCH_TASK, args=args, org_id=org_id)
 
 

@@ -16,6 +16,7 @@ class EntryState(StrEnum):
     WAITING = "waiting"
     OFFERED = "offered"  # holds an exclusive, time-boxed offer backed by a hold
     BOOKED = "booked"
+    LAPSED = "lapsed"  # an offer lapsed unused; the slot went to the next in line
     EXPIRED = "expired"  # its range passed
     CANCELLED = "cancelled"
 

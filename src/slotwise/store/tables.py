@@ -404,7 +404,9 @@ waitlist_entries = Table(
     Column("offer_token_hash", String(64)),
     Column("offer_expires_at", Instant),
     Column("booking_id", String(40)),
+    # Place in line: wall-clock microseconds at joining (a frozen app clock would tie).
+    Column("line", BigInteger, nullable=False),
     Column("created_at", Instant, nullable=False),
     Column("updated_at", Instant, nullable=False),
-    Index("ix_waitlist_entries_service", "org_id", "service_id", "state", "created_at"),
+    Index("ix_waitlist_entries_service", "org_id", "service_id", "state", "line"),
 )

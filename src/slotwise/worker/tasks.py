@@ -6,7 +6,7 @@ Handlers are thin: each calls one use case, whose docstring says how it stays id
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slotwise.app.container import UseCases
@@ -35,11 +35,25 @@ def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
     def settle(_: dict[str, Any]) -> None:
         lifecycle.settle(settle_after)
 
+    waitlist = use_cases.waitlist
+
+    def match_waitlist(args: dict[str, Any]) -> None:
+        """Offers only to `waiting` entries and holds what it offers: a repeat finds
+        nothing more to offer (app/waitlist.py)."""
+        waitlist.match(args["org_id"], args["service_id"],
+                       datetime.fromisoformat(args["start"]),
+                       datetime.fromisoformat(args["end"]))
+
+    def lapse_offers(_: dict[str, Any]) -> None:
+        waitlist.lapse_offers()
+
     tasks = [task("fixer.run", fix), task("health.check", check_health),
-             task("lifecycle.settle", settle)]
+             task("lifecycle.settle", settle), task("waitlist.match", match_waitlist),
+             task("waitlist.lapse_offers", lapse_offers)]
     # The fixer also fails pending bookings past their deadline, so it runs often.
     periodic = [Periodic("fixer.run", every_s=15), Periodic("health.check", every_s=60),
-                Periodic("lifecycle.settle", every_s=300)]
+                Periodic("lifecycle.settle", every_s=300),
+                Periodic("waitlist.lapse_offers", every_s=15)]
     loops = [Loop("relay", use_cases.relay)]
     return Registry(tasks={t.name: t for t in tasks}, periodic=tuple(periodic),
                     loops=tuple(loops))

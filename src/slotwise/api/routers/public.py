@@ -83,7 +83,7 @@ def availability(org_slug: str, service_slug: str, app: App,
                  resource_id: str | None = None,
                  timezone: Annotated[Zone | None, Query()] = None) -> JSONResponse:
     org = app.accounts.organisation_by_slug(org_slug)
-    service = _service(app, org.id, service_slug)
+    service = service_by_slug(app, org.id, service_slug)
     return availability_answer(app, org.id, org.timezone, service.id, start, end, resource_id,
                                timezone)
 
@@ -93,13 +93,13 @@ def availability(org_slug: str, service_slug: str, app: App,
 def book(org_slug: str, service_slug: str, body: PublicBookingIn, app: App,
          request: Request) -> dict[str, Any]:
     org = app.accounts.organisation_by_slug(org_slug)
-    service = _service(app, org.id, service_slug)
+    service = service_by_slug(app, org.id, service_slug)
     with counted(request, "public"):
         booked = app.book(org.id, booking_request(body, service.id))
     return {**booked_answer(booked), "manage_token": booked.manage_token}
 
 
-def _service(app: App, org_id: str, slug: str) -> Any:
+def service_by_slug(app: App, org_id: str, slug: str) -> Any:
     for service in app.catalog.list_services(org_id):
         if service.slug == slug:
             return service

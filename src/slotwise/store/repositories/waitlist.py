@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import time
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
@@ -22,7 +23,8 @@ class SqlWaitlist:
     def add(self, entry: WaitlistEntry) -> None:
         self._c.execute(insert(waitlist_entries).values(
             id=entry.id, org_id=entry.org_id, service_id=entry.service_id,
-            customer_id=entry.customer.id, created_at=entry.created_at, **_mutable(entry)))
+            customer_id=entry.customer.id, created_at=entry.created_at,
+            line=time.time_ns() // 1000, **_mutable(entry)))
 
     def get(self, org_id: str, entry_id: str) -> WaitlistEntry | None:
         found = self._select(_w.org_id == org_id, _w.id == entry_id)
@@ -65,7 +67,7 @@ class SqlWaitlist:
                         customers.c.locale.label("customer_locale"))
                  .join(customers, customers.c.id == _w.customer_id)
                  .where(*where)  # type: ignore[arg-type]
-                 .order_by(_w.created_at, _w.id))
+                 .order_by(_w.line, _w.id))
         if limit is not None:
             query = query.limit(limit)
         return [_entry(row) for row in self._c.execute(query).mappings()]

@@ -51,11 +51,12 @@ def upgrade() -> None:
         sa.Column("offer_token_hash", sa.String(length=64), nullable=True),
         sa.Column("offer_expires_at", sa.BigInteger(), nullable=True),
         sa.Column("booking_id", sa.String(length=40), nullable=True),
+        sa.Column("line", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
     )
     op.create_index("ix_waitlist_entries_service", "waitlist_entries",
-                    ["org_id", "service_id", "state", "created_at"])
+                    ["org_id", "service_id", "state", "line"])
 
 
 def downgrade() -> None:
