@@ -206,12 +206,12 @@ class SqlBookings:
         periodic sweep)."""
         return self._select(and_(bookings.c.status == BookingStatus.PENDING.value,
                                  bookings.c.pending_until.is_not(None),
-                                 bookings.c.pending_until < epoch(now)), limit=limit)
+                                 bookings.c.pending_until < now), limit=limit)
 
     def confirmed_ended_before(self, instant: datetime, limit: int
                                ) -> builtins.list[Booking]:
         return self._select(and_(bookings.c.status == BookingStatus.CONFIRMED.value,
-                                 bookings.c.end_at < epoch(instant)), limit=limit)
+                                 bookings.c.end_at < instant), limit=limit)
 
     def has_future(self, org_id: str, resource_id: str, now: datetime) -> bool:
         query = (select(allocations.c.id)
