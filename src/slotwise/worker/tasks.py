@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from slotwise.app.container import UseCases
+from slotwise.app.meetings import create_attempts
 from slotwise.domain.jobs import JobHandler, Loop, Periodic, Registry, Task
 
 
@@ -25,8 +26,24 @@ def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
     def settle(_: dict[str, Any]) -> None:
         lifecycle.settle(settle_after)
 
+    meetings = use_cases.meetings
+
+    def create_link(args: dict[str, Any]) -> None:
+        meetings.create_link(args["org_id"], args["booking_id"])
+
+    def update_link(args: dict[str, Any]) -> None:
+        meetings.update_link(args["org_id"], args["booking_id"], args["sequence"])
+
+    def delete_link(args: dict[str, Any]) -> None:
+        meetings.delete_link(args["org_id"], args["booking_id"])
+
     tasks = [task("lifecycle.expire_pending", expire_pending),
-             task("lifecycle.settle", settle)]
+             task("lifecycle.settle", settle),
+             # Retried until the booking's deadline has passed, not dead-lettered before it.
+             Task("meetings.create", create_link, backoff_s=backoff_s, max_attempts=
+                  create_attempts(meetings.deadline, backoff_s, at_least=max_attempts)),
+             task("meetings.update", update_link),
+             task("meetings.delete", delete_link)]
     periodic = [Periodic("lifecycle.expire_pending", every_s=15),
                 Periodic("lifecycle.settle", every_s=300)]
     loops = [Loop("relay", use_cases.relay)]
