@@ -6,7 +6,7 @@ Nothing connects to anything at import time; `build()` does it, once per process
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import redis
@@ -24,15 +24,18 @@ from slotwise.app.health import HealthChecks
 from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.jobs import OperateJobs
-from slotwise.app.lifecycle import Lifecycle
+from slotwise.app.lifecycle import ApprovalGate, Gates, Lifecycle
 from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
+from slotwise.app.meetings import MeetingGate, MeetingLinks, MeetingProviders, MeetingReactor
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
 from slotwise.app.waitlist import OperateWaitlist, WaitlistReactor
+from slotwise.domain.meetings import MeetingProvider
 from slotwise.domain.ports import Clock
 from slotwise.holds.fallback import CircuitBreaker, RedisHoldsFactory
 from slotwise.holds.redis import RedisHoldStore
 from slotwise.holds.sql import SqlHoldStore
+from slotwise.integrations.meetings import HttpMeetings, JitsiMeetings
 from slotwise.integrations.passwords import Argon2Hasher
 from slotwise.queues.embedded import EmbeddedWorker
 from slotwise.queues.procrastinate import ProcrastinateWorker
@@ -91,6 +94,7 @@ class Container:
     uow: SqlUnitOfWorkFactory
     redis: redis.Redis | None = None
     worker: Worker | None = None
+    meeting_providers: MeetingProviders = field(default_factory=dict)
 
     def make_worker(self) -> Worker:
         """This process's job engine: embedded on SQLite, procrastinate on PostgreSQL."""
@@ -115,6 +119,19 @@ class Container:
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()
+        for provider in self.meeting_providers.values():
+            if isinstance(provider, HttpMeetings):
+                provider.close()
+
+
+def meeting_providers(settings: Settings) -> dict[str, MeetingProvider]:
+    """The meeting providers services may name: Jitsi always, the HTTP API when configured."""
+    providers: dict[str, MeetingProvider] = {
+        "jitsi": JitsiMeetings(settings.meeting_jitsi_base_url)}
+    if settings.meeting_http_base_url is not None and settings.meeting_http_token is not None:
+        providers["http"] = HttpMeetings(settings.meeting_http_base_url,
+                                         settings.meeting_http_token.get_secret_value())
+    return providers
 
 
 def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = None) -> Container:
@@ -147,14 +164,17 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
                                         fallback="GET /v1/jobs?state=failed lists what failed")
     place_hold = PlaceHold(uow, clock, search, settings.hold_ttl_s)
     release_hold = ReleaseHold(uow, clock)
-    book = BookSlot(uow, clock, search, token_key=_key(settings, "manage-token"))
+    providers = meeting_providers(settings)
+    link_deadline = timedelta(seconds=settings.meeting_link_deadline_s)
+    book = BookSlot(uow, clock, search, gates=Gates([ApprovalGate(), MeetingGate(link_deadline)]),
+                    token_key=_key(settings, "manage-token"))
     use_cases = UseCases(
         clock=clock,
         accounts=Accounts(uow, clock,
                           Argon2Hasher(settings.password_hash_time_cost,
                                        settings.password_hash_memory_kib),
                           timedelta(seconds=settings.session_lifetime_s)),
-        catalog=Catalog(uow, clock),
+        catalog=Catalog(uow, clock, meeting_providers=providers.keys()),
         search=search,
         explain=ExplainAvailability(uow, clock),
         preview_recurrence=PreviewRecurrence(uow, clock),
@@ -165,10 +185,11 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         cancel=CancelBooking(uow, clock),
         reschedule=RescheduleBooking(uow, clock, search),
         lifecycle=Lifecycle(uow, clock),
+        meetings=MeetingLinks(uow, clock, providers, link_deadline),
         bookings=ReadBookings(uow),
         idempotency=Idempotency(SqlIdempotencyStore(engine), clock),
         jobs=OperateJobs(uow, clock),
-        relay=RelayOutbox(uow, clock, reactors=[WaitlistReactor()]),
+        relay=RelayOutbox(uow, clock, reactors=[MeetingReactor(), WaitlistReactor()]),
         fixer=Fixer(uow, clock),
         waitlist=OperateWaitlist(uow, clock, search, place_hold, release_hold, book,
                                  _key(settings, "waitlist-offer"),
@@ -178,4 +199,4 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         checks=checks,
     )
     return Container(settings=settings, engine=engine, use_cases=use_cases, uow=uow,
-                     redis=client)
+                     redis=client, meeting_providers=providers)

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, SecretStr, field_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=8, ge=1, le=50)
     job_backoff_s: int = Field(default=2, ge=1, le=60)  # attempt n waits backoff_s ** n
 
+    # meeting links of online services: a booking waits this long for its link, then fails
+    # closed; "jitsi" needs no account; "http" is a Zoom-shaped API (https://api.zoom.us/v2),
+    # offered to services only when its base URL and token are set
+    meeting_link_deadline_s: int = Field(default=900, ge=10, le=24 * 3600)
+    meeting_jitsi_base_url: str = "https://meet.jit.si"
+    meeting_http_base_url: str | None = None
+    meeting_http_token: SecretStr | None = None
+
     # operations
     log_level: str = "INFO"
     log_json: bool = True
@@ -59,6 +67,13 @@ class Settings(BaseSettings):
         if value.startswith(("postgresql://", "postgres://")):
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
+
+    @model_validator(mode="after")
+    def _meeting_http_needs_a_token(self) -> Settings:
+        if self.meeting_http_base_url is not None and self.meeting_http_token is None:
+            raise ValueError("SLOTWISE_MEETING_HTTP_TOKEN is required with "
+                             "SLOTWISE_MEETING_HTTP_BASE_URL")
+        return self
 
     @cached_property
     def is_sqlite(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -110,9 +110,12 @@ def check_requirements(requirements: Sequence[ServiceRequirement]) -> None:
 
 
 class Catalog:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *,
+                 meeting_providers: Iterable[str] = ()) -> None:
+        """`meeting_providers`: the names a service may choose, those this server has set up."""
         self._uow = uow
         self._clock = clock
+        self._meeting_providers = frozenset(meeting_providers)
 
     def create_location(self, principal: Principal, fields: LocationFields) -> Location:
         require_admin(principal)
@@ -252,6 +255,7 @@ class Catalog:
         require_admin(principal)
         check_rules(fields)
         check_requirements(fields.requirements)
+        self._check_meeting_provider(fields.meeting_provider)
         with self._uow(write=True) as uow:
             _check_references(uow, principal.org_id, fields.requirements,
                               fields.sequence_rules)
@@ -277,6 +281,8 @@ class Catalog:
                        changes: dict[str, Any]) -> Service:
         """Change some of a service's fields; its bookings keep their times and resources."""
         require_admin(principal)
+        if "meeting_provider" in changes:
+            self._check_meeting_provider(changes["meeting_provider"])
         with self._uow(write=True) as uow:
             current = uow.services.get(principal.org_id, service_id)
             if current is None:
@@ -303,6 +309,12 @@ class Catalog:
     def list_services(self, org_id: str) -> list[Service]:
         with self._uow() as uow:
             return uow.services.list(org_id)
+
+    def _check_meeting_provider(self, name: str | None) -> None:
+        if name is not None and name not in self._meeting_providers:
+            offered = ", ".join(sorted(self._meeting_providers)) or "none"
+            raise InvalidInput(f"meeting provider {name!r} is not set up on this server "
+                               f"(set up: {offered})", ("body", "meeting_provider"))
 
     def _resource_zone(self, uow: UnitOfWork, org_id: str, zone: str | None,
                        location_id: str | None) -> str:

@@ -17,6 +17,7 @@ from slotwise.app.idempotency import Idempotency
 from slotwise.app.jobs import OperateJobs
 from slotwise.app.lifecycle import Lifecycle
 from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
+from slotwise.app.meetings import MeetingLinks
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
 from slotwise.app.waitlist import OperateWaitlist
@@ -49,6 +50,7 @@ class UseCases:
     cancel: CancelBooking
     reschedule: RescheduleBooking
     lifecycle: Lifecycle
+    meetings: MeetingLinks
     bookings: ReadBookings
     idempotency: Idempotency
     jobs: OperateJobs

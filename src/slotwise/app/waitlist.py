@@ -18,6 +18,7 @@ from slotwise.app.availability import SearchAvailability
 from slotwise.app.bookings import Booked, BookingRequest, BookSlot, CustomerDetails
 from slotwise.app.holds import PlaceHold, ReleaseHold, check_resources
 from slotwise.domain import events
+from slotwise.domain.booking import HoldStatus
 from slotwise.domain.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from slotwise.domain.ids import new_id
 from slotwise.domain.jobs import JobSpec
@@ -105,14 +106,21 @@ class OperateWaitlist:
                 raise InvalidTransition(f"the entry is {entry.state.value} already")
             left = replace(entry, state=EntryState.CANCELLED, updated_at=now)
             uow.waitlist.update(left)
-            if entry.state is EntryState.OFFERED and entry.offer_start is not None:
-                # The offered slot goes to the next in line.
-                uow.jobs.defer(_match_job(org_id, entry.service_id, entry.offer_start,
-                                          entry.offer_start + timedelta(minutes=1)))
+            if entry.state is EntryState.OFFERED:
+                self._pass_on(uow, entry)
             uow.commit()
-        if entry.offer_hold_id is not None and entry.state is EntryState.OFFERED:
-            self._release_quietly(org_id, entry.offer_hold_id)
         return left
+
+    def _pass_on(self, uow: UnitOfWork, entry: WaitlistEntry) -> None:
+        """Free an offer's slot and look for the next in line, in one transaction (a
+        matcher that ran before the release would find the slot still held)."""
+        if entry.offer_hold_id is not None:
+            hold = uow.holds.get(entry.org_id, entry.offer_hold_id)
+            if hold is not None and hold.status is HoldStatus.ACTIVE:
+                uow.holds.save(replace(hold, status=HoldStatus.RELEASED))
+        if entry.offer_start is not None:
+            uow.jobs.defer(_match_job(entry.org_id, entry.service_id, entry.offer_start,
+                                      entry.offer_start + timedelta(minutes=1)))
 
     def offer_token(self, entry: WaitlistEntry) -> str:
         message = f"{entry.id}:{entry.offer_hold_id}".encode()
@@ -172,14 +180,8 @@ class OperateWaitlist:
             lapsed = uow.waitlist.lapsed_offers(now, limit=200)
             for entry in lapsed:
                 uow.waitlist.update(replace(entry, state=EntryState.LAPSED, updated_at=now))
-                if entry.offer_start is not None:
-                    uow.jobs.defer(_match_job(entry.org_id, entry.service_id,
-                                              entry.offer_start,
-                                              entry.offer_start + timedelta(minutes=1)))
+                self._pass_on(uow, entry)
             uow.commit()
-        for entry in lapsed:
-            if entry.offer_hold_id is not None:
-                self._release_quietly(entry.org_id, entry.offer_hold_id)
         return len(lapsed)
 
     def _offer(self, entry: WaitlistEntry, start: datetime, end: datetime,

@@ -8,14 +8,30 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from slotwise.domain.errors import NotFound
+
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(
+    engine = create_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
         pool_recycle=1800,
     )
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
+
+
+def _refuse_nul(_conn: Connection, _cursor: Any, statement: str, parameters: Any,
+                _context: Any, _executemany: bool) -> None:
+    """PostgreSQL text cannot hold NUL. Request bodies refuse it in text fields (422); what
+    still carries one is an id looked up, and an id with NUL names nothing: 404, not a 500
+    (SQLite simply finds nothing)."""
+    rows = parameters if isinstance(parameters, list | tuple) else (parameters,)
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise NotFound("no such object")
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slotwise.app.container import UseCases
+from slotwise.app.meetings import create_attempts
 from slotwise.domain.jobs import JobHandler, Loop, Periodic, Registry, Task
 
 log = logging.getLogger("slotwise.worker")
@@ -47,9 +48,25 @@ def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
     def lapse_offers(_: dict[str, Any]) -> None:
         waitlist.lapse_offers()
 
+    meetings = use_cases.meetings
+
+    def create_link(args: dict[str, Any]) -> None:
+        meetings.create_link(args["org_id"], args["booking_id"])
+
+    def update_link(args: dict[str, Any]) -> None:
+        meetings.update_link(args["org_id"], args["booking_id"], args["sequence"])
+
+    def delete_link(args: dict[str, Any]) -> None:
+        meetings.delete_link(args["org_id"], args["booking_id"])
+
     tasks = [task("fixer.run", fix), task("health.check", check_health),
              task("lifecycle.settle", settle), task("waitlist.match", match_waitlist),
-             task("waitlist.lapse_offers", lapse_offers)]
+             task("waitlist.lapse_offers", lapse_offers),
+             # Retried until the booking's deadline has passed, not dead-lettered before it.
+             Task("meetings.create", create_link, backoff_s=backoff_s, max_attempts=
+                  create_attempts(meetings.deadline, backoff_s, at_least=max_attempts)),
+             task("meetings.update", update_link),
+             task("meetings.delete", delete_link)]
     # The fixer also fails pending bookings past their deadline, so it runs often.
     periodic = [Periodic("fixer.run", every_s=15), Periodic("health.check", every_s=60),
                 Periodic("lifecycle.settle", every_s=300),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, get_args
 
 from pydantic import (
     AfterValidator,
@@ -14,6 +14,8 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
+    field_validator,
 )
 
 from slotwise.engine.zones import is_zone
@@ -53,9 +55,40 @@ Slug = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
 
 
 class Body(BaseModel):
-    """Request bodies refuse unknown fields, so a typo is a 422, not silently ignored."""
+    """Request bodies refuse unknown fields, so a typo is a 422, not silently ignored, and
+    NUL characters in text (no database stores them; ids are left to be 404s)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object, info: ValidationInfo) -> object:
+        name = info.field_name or ""
+        field = cls.model_fields.get(name)
+        # Pydantic would read true as 1: a boolean where a number is expected is a mistake.
+        if isinstance(value, bool) and field is not None and not _takes_bool(field.annotation):
+            raise ValueError("expected a number or text, not true or false")
+        if name == "id" or name.endswith(("_id", "_ids")):
+            return value
+        if _has_nul(value):
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+
+def _takes_bool(annotation: object) -> bool:
+    if annotation is bool:
+        return True
+    return any(_takes_bool(arg) for arg in get_args(annotation))
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class FieldError(BaseModel):
