@@ -78,7 +78,7 @@ def test_a_pending_booking_past_its_deadline_fails_closed(
     assert lifecycle.expire_pending() == 1
     failed = org.get(f"/v1/bookings/{booked['id']}").json()
     assert failed["status"] == "failed"
-    assert failed["failure_reason"] == "the payment did not arrive in time"
+    assert failed["failure_reason"] == "The payment did not arrive in time"
     assert f"{DAY}T10:00:00Z" in _starts(org, svc["id"])
     assert lifecycle.expire_pending() == 0  # idempotent
 

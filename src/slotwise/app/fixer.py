@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slotwise.app.lifecycle import fail_closed
+from slotwise.app.lifecycle import fail_closed, overdue_reason
 from slotwise.domain import events
 from slotwise.domain.audit import AuditEntry
 from slotwise.domain.booking import BookingStatus, HoldStatus
@@ -78,8 +78,7 @@ class Fixer:
     def _overdue_pending(self, uow: UnitOfWork, now: datetime) -> list[AuditEntry]:
         made = []
         for booking in uow.bookings.pending_past(now, self._batch):
-            waiting = " and ".join(booking.awaiting) or "confirmation"
-            failed = fail_closed(uow, booking, f"the {waiting} did not arrive in time", now)
+            failed = fail_closed(uow, booking, overdue_reason(booking), now)
             made.append(self._record(
                 uow, booking.org_id, "fail_overdue_pending", booking.id,
                 {"status": {"before": "pending", "after": failed.status.value},

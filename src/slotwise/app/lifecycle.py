@@ -79,6 +79,9 @@ def satisfy(uow: UnitOfWork, booking: Booking, gate: str, now: datetime) -> Book
     after = booking.satisfied(gate, now)
     if after == booking:
         return booking
+    if after.pending_until is not None and set(after.awaiting) <= {APPROVAL}:
+        # Only a person's approval is left: the machines' deadline no longer applies.
+        after = replace(after, pending_until=None)
     uow.bookings.update(after)
     if after.status is BookingStatus.CONFIRMED:
         uow.outbox.add(events.booking_event(events.BOOKING_CONFIRMED, after, now,
@@ -172,10 +175,19 @@ class Lifecycle:
         with self._uow(write=True) as uow:
             overdue = uow.bookings.pending_past(now, limit)
             for booking in overdue:
-                waiting = " and ".join(booking.awaiting) or "confirmation"
-                fail_closed(uow, booking, f"the {waiting} did not arrive in time", now)
+                fail_closed(uow, booking, overdue_reason(booking), now)
             uow.commit()
         return len(overdue)
+
+
+_WHAT = {"payment": "the payment", "meeting": "the meeting link",
+         APPROVAL: "the approval"}
+
+
+def overdue_reason(booking: Booking) -> str:
+    """Why a pending booking failed at its deadline, in the customer's terms."""
+    waited = [_WHAT.get(g, g) for g in booking.awaiting if g != APPROVAL] or ["confirmation"]
+    return f"{' and '.join(waited)} did not arrive in time".capitalize()
 
 
 def _find(uow: UnitOfWork, org_id: str, booking_id: str) -> Booking:

@@ -102,7 +102,7 @@ class SqlUnitOfWork:
         self.blocks = SqlBlocks(connection)
         self.services = CachedServices(connection, catalog)
         self.customers = SqlCustomers(connection)
-        self.bookings = SqlBookings(connection)
+        self.bookings = SqlBookings(connection, lock_rows=self._write)
         self.holds = self._holds = self._holds_factory(connection)
         self.series = SqlSeries(connection)
         self.outbox = SqlOutbox(connection)

@@ -12,7 +12,7 @@ from slotwise.queues.embedded import EmbeddedWorker
 from slotwise.queues.procrastinate import ProcrastinateWorker
 
 
-def wait_for(condition: Callable[[], bool], timeout_s: float = 15) -> None:
+def wait_for(condition: Callable[[], bool], timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:

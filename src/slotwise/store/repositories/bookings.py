@@ -88,8 +88,14 @@ def _customer(row: RowMapping) -> Customer:
 
 
 class SqlBookings:
-    def __init__(self, connection: Connection) -> None:
+    """`lock_rows`: a writer's reads of one booking lock its row until the transaction ends
+    (PostgreSQL), so a job confirming a booking and a customer cancelling it cannot both
+    write what each read: the second waits and reads the first's result. (SQLite
+    serialises writers already.)"""
+
+    def __init__(self, connection: Connection, *, lock_rows: bool = False) -> None:
         self._c = connection
+        self._lock = lock_rows and connection.dialect.name == "postgresql"
 
     def add(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]],
             session_key: str) -> None:
@@ -101,12 +107,13 @@ class SqlBookings:
         self._allocate(booking, blocked, session_key)
 
     def get(self, org_id: str, booking_id: str) -> Booking | None:
-        found = self._select(and_(bookings.c.org_id == org_id, bookings.c.id == booking_id))
+        found = self._select(and_(bookings.c.org_id == org_id, bookings.c.id == booking_id),
+                             lock=self._lock)
         return found[0] if found else None
 
     def by_manage_token(self, booking_id: str, token_hash: str) -> Booking | None:
         found = self._select(and_(bookings.c.id == booking_id,
-                                  bookings.c.manage_token_hash == token_hash))
+                                  bookings.c.manage_token_hash == token_hash), lock=self._lock)
         return found[0] if found else None
 
     def list(self, org_id: str, query: BookingFilter) -> builtins.list[Booking]:
@@ -204,9 +211,11 @@ class SqlBookings:
     def pending_past(self, now: datetime, limit: int) -> builtins.list[Booking]:
         """Pending bookings of every organisation whose deadline has passed (the lifecycle's
         periodic sweep)."""
+        # Skip rows another writer holds (a job confirming one): the next pass sees them.
         return self._select(and_(bookings.c.status == BookingStatus.PENDING.value,
                                  bookings.c.pending_until.is_not(None),
-                                 bookings.c.pending_until < now), limit=limit)
+                                 bookings.c.pending_until < now), limit=limit,
+                            lock=self._lock, skip_locked=True)
 
     def confirmed_ended_before(self, instant: datetime, limit: int
                                ) -> builtins.list[Booking]:
@@ -246,7 +255,8 @@ class SqlBookings:
                 raise OverlapRefused([r[0] for r in blocked]) from error
             raise
 
-    def _select(self, where: object, limit: int | None = None) -> builtins.list[Booking]:
+    def _select(self, where: object, limit: int | None = None, *, lock: bool = False,
+                skip_locked: bool = False) -> builtins.list[Booking]:
         query = (select(bookings, customers.c.name.label("customer_name"),
                         customers.c.email.label("customer_email"),
                         customers.c.phone.label("customer_phone"),
@@ -258,6 +268,8 @@ class SqlBookings:
                  .order_by(bookings.c.start_at, bookings.c.id))
         if limit is not None:
             query = query.limit(limit)
+        if lock:
+            query = query.with_for_update(of=bookings, skip_locked=skip_locked)
         return [_booking(row) for row in self._c.execute(query).mappings()]
 
 
