@@ -93,7 +93,7 @@ def doctor(fix_now: bool, undo_id: str | None, limit: int) -> None:
             click.echo(f"{'ok' if problem is None else 'PROBLEM':>7}  {name}"
                        + ("" if problem is None else f": {problem}"))
         if fix_now:
-            repairs = use_cases.fixer.run()
+            repairs = use_cases.fixer.run(everything=True)
             click.echo(f"fixer: {len(repairs)} repairs")
         click.echo("recent repairs (undo with: slotwise doctor --undo ACTION_ID):")
         for entry in use_cases.fixer.recent(limit):

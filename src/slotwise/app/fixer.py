@@ -8,6 +8,7 @@ Every repair is idempotent: it acts only on what is still wrong when it runs, so
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,17 +25,22 @@ ACTOR = "fixer"
 
 class Fixer:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *,
-                 stuck_after: timedelta = timedelta(minutes=15), batch: int = 200) -> None:
+                 stuck_after: timedelta = timedelta(minutes=15), batch: int = 200,
+                 recent: timedelta = timedelta(days=2)) -> None:
         self._uow = uow
         self._clock = clock
         self._stuck_after = stuck_after
         self._batch = batch
+        self._recent = recent
 
-    def run(self) -> list[AuditEntry]:
-        """One pass over every kind of fault; returns the repairs it made."""
+    def run(self, *, everything: bool = False) -> list[AuditEntry]:
+        """One pass over every kind of fault; returns the repairs it made. The periodic pass
+        checks allocations of bookings changed in the last two days (an indexed read);
+        `everything` (slotwise doctor --fix) checks them all."""
         done: list[AuditEntry] = []
+        since = None if everything else self._clock.now() - self._recent
         for repair in (self._expired_holds, self._stuck_jobs, self._overdue_pending,
-                       self._allocations_out_of_step):
+                       partial(self._allocations_out_of_step, since=since)):
             with self._uow(write=True) as uow:
                 made = repair(uow, self._clock.now())
                 uow.commit()
@@ -88,9 +94,10 @@ class Fixer:
                 now))
         return made
 
-    def _allocations_out_of_step(self, uow: UnitOfWork, now: datetime) -> list[AuditEntry]:
+    def _allocations_out_of_step(self, uow: UnitOfWork, now: datetime, *,
+                                 since: datetime | None) -> list[AuditEntry]:
         made = []
-        for fault in uow.repairs.allocations_out_of_step(self._batch):
+        for fault in uow.repairs.allocations_out_of_step(self._batch, since):
             want = not fault.active
             try:
                 uow.repairs.set_allocations_active(fault.org_id, fault.allocation_ids, want)

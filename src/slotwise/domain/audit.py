@@ -55,7 +55,10 @@ class OutOfStep:
 class Repairs(Protocol):
     """The reads and writes the self-healing fixer needs, across organisations."""
 
-    def allocations_out_of_step(self, limit: int) -> builtins.list[OutOfStep]: ...
+    def allocations_out_of_step(self, limit: int, changed_since: datetime | None = None
+                                ) -> builtins.list[OutOfStep]:
+        """`changed_since`: only bookings updated since then (cheap, indexed); None: all."""
+        ...
 
     def allocation_ids(self, org_id: str, booking_id: str) -> tuple[str, ...]: ...
 

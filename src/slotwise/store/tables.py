@@ -271,6 +271,7 @@ bookings = Table(
     Column("sequence", Integer, nullable=False, server_default="0"),
     Column("failure_reason", Text),
     Index("ix_bookings_org_start", "org_id", "start_at", "id"),
+    Index("ix_bookings_updated_at", "updated_at"),
     Index("ix_bookings_pending_until", "pending_until",
           sqlite_where=text("pending_until IS NOT NULL"),
           postgresql_where=text("pending_until IS NOT NULL")),

@@ -107,12 +107,15 @@ class SqlRepairs:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    def allocations_out_of_step(self, limit: int) -> builtins.list[OutOfStep]:
+    def allocations_out_of_step(self, limit: int, changed_since: datetime | None = None
+                                ) -> builtins.list[OutOfStep]:
         a, b = allocations.c, bookings.c
         # Active allocations of a booking that no longer holds resources, and inactive ones
         # of a booking that does. (A moved booking's old allocations are deleted, not kept.)
         wrong = ((a.active.is_(True) & b.status.not_in(_HOLDING))
                  | (a.active.is_(False) & b.status.in_(_HOLDING)))
+        if changed_since is not None:
+            wrong = wrong & (b.updated_at >= changed_since)
         rows = self._c.execute(
             select(a.org_id, a.booking_id, b.status, a.id, a.active)
             .join(bookings, and_(bookings.c.id == a.booking_id))

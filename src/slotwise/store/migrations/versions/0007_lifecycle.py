@@ -25,6 +25,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("sequence", sa.Integer(), nullable=False,
                                    server_default="0"))
         batch.add_column(sa.Column("failure_reason", sa.Text(), nullable=True))
+    # The fixer looks for faults among recently changed bookings (app/fixer.py).
+    op.create_index("ix_bookings_updated_at", "bookings", ["updated_at"])
     op.create_index("ix_bookings_pending_until", "bookings", ["pending_until"],
                     sqlite_where=sa.text("pending_until IS NOT NULL"),
                     postgresql_where=sa.text("pending_until IS NOT NULL"))
@@ -43,6 +45,7 @@ def downgrade() -> None:
         batch.drop_column("no_shows")
         batch.drop_column("locale")
     op.drop_index("ix_bookings_pending_until", "bookings")
+    op.drop_index("ix_bookings_updated_at", "bookings")
     with op.batch_alter_table("bookings") as batch:
         for column in ("failure_reason", "sequence", "meeting", "pending_until", "awaiting"):
             batch.drop_column(column)
