@@ -8,8 +8,8 @@ Every repair is idempotent: it acts only on what is still wrong when it runs, so
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from slotwise.app.lifecycle import fail_closed, overdue_reason
