@@ -190,7 +190,7 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         idempotency=Idempotency(SqlIdempotencyStore(engine), clock),
         jobs=OperateJobs(uow, clock),
         relay=RelayOutbox(uow, clock, reactors=[MeetingReactor(), WaitlistReactor()]),
-        fixer=Fixer(uow, clock),
+        fixer=Fixer(uow, clock, stuck_after=timedelta(seconds=settings.stuck_job_after_s)),
         waitlist=OperateWaitlist(uow, clock, search, place_hold, release_hold, book,
                                  _key(settings, "waitlist-offer"),
                                  offer_ttl_s=settings.waitlist_offer_ttl_s),

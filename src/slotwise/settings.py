@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     jobs: Literal["embedded", "external"] = "embedded"
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     job_max_attempts: int = Field(default=8, ge=1, le=50)
+    # a `doing` job whose worker has not been seen this long is put back to work (fixer)
+    stuck_job_after_s: int = Field(default=120, ge=5, le=24 * 3600)
     job_backoff_s: int = Field(default=2, ge=1, le=60)  # attempt n waits backoff_s ** n
 
     # meeting links of online services: a booking waits this long for its link, then fails

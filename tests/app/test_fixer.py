@@ -112,12 +112,11 @@ def test_a_stuck_job_is_requeued(client: TestClient, container: Container) -> No
             db.execute(text("UPDATE jobs SET state = 'doing', started_at = :t WHERE id = :id"),
                        {"t": int(long_ago.timestamp()), "id": int(job_id)})
         else:
-            db.execute(text("UPDATE procrastinate_jobs SET status = 'doing' WHERE id = :id"),
-                       {"id": int(job_id)})
-            # procrastinate's trigger logged a 'started' event just now: date it back.
-            db.execute(text("UPDATE procrastinate_events SET at = :t "
-                            "WHERE job_id = :id AND type = 'started'"),
-                       {"id": int(job_id), "t": long_ago})
+            # Taken by a worker whose heartbeat stopped an hour ago.
+            worker = db.execute(text("INSERT INTO procrastinate_workers (last_heartbeat) "
+                                     "VALUES (:t) RETURNING id"), {"t": long_ago}).scalar()
+            db.execute(text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w "
+                            "WHERE id = :id"), {"id": int(job_id), "w": worker})
     repairs = [r for r in container.use_cases.fixer.run() if r.target == job_id]
     assert [r.action for r in repairs] == ["requeue_stuck_job"]
     assert org.get(f"/v1/jobs/{job_id}").json()["state"] == "todo"

@@ -25,7 +25,7 @@ ACTOR = "fixer"
 
 class Fixer:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *,
-                 stuck_after: timedelta = timedelta(minutes=15), batch: int = 200,
+                 stuck_after: timedelta = timedelta(minutes=2), batch: int = 200,
                  recent: timedelta = timedelta(days=2)) -> None:
         self._uow = uow
         self._clock = clock
@@ -76,7 +76,7 @@ class Fixer:
                 made.append(self._record(
                     uow, job.org_id, "requeue_stuck_job", job.id,
                     {"task": job.task, "state": {"before": "doing", "after": "todo"},
-                     "why": f"running for over {self._stuck_after}; its worker is gone"},
+                     "why": f"its worker has not been seen for {self._stuck_after}"},
                     # Running it again is the repair; handlers are idempotent.
                     None, now))
         return made

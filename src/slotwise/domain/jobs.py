@@ -75,8 +75,9 @@ class JobQueue(Protocol):
         """Keep why an attempt failed (engines keep only that it did)."""
         ...
 
-    def stuck(self, started_before: datetime) -> builtins.list[Job]:
-        """Jobs still `doing` that started before that instant: their worker likely died."""
+    def stuck(self, before: datetime) -> builtins.list[Job]:
+        """Jobs still `doing` whose worker is gone: on PostgreSQL its heartbeat stopped
+        before then (or procrastinate pruned it); embedded, the job started before then."""
         ...
 
     def due(self, now: datetime) -> tuple[int, datetime | None]:

@@ -90,9 +90,9 @@ class SqliteJobQueue(_Errors):
         ).values(state=JobState.TODO.value, scheduled_at=at, finished_at=None))
         return done.rowcount == 1
 
-    def stuck(self, started_before: datetime) -> builtins.list[Job]:
+    def stuck(self, before: datetime) -> builtins.list[Job]:
         rows = self._c.execute(select(jobs).where(
-            jobs.c.state == JobState.DOING.value, jobs.c.started_at < started_before,
+            jobs.c.state == JobState.DOING.value, jobs.c.started_at < before,
         ).order_by(jobs.c.id)).mappings()
         return [_sqlite_job(row) for row in rows]
 
@@ -215,13 +215,13 @@ class ProcrastinateJobQueue(_Errors):
             "WHERE id = :id AND status = 'failed'"), {"id": int(job_id), "at": at})
         return done.rowcount == 1
 
-    def stuck(self, started_before: datetime) -> builtins.list[Job]:
-        # A job is `doing` while its worker runs it; its start is its last 'started' event.
+    def stuck(self, before: datetime) -> builtins.list[Job]:
+        # Workers beat every 10 s; a stalled one is pruned (its jobs' worker_id set NULL).
         rows = self._c.execute(text(
-            f"SELECT {_PG_COLUMNS} FROM procrastinate_jobs j WHERE status = 'doing' AND "
-            "(SELECT max(at) FROM procrastinate_events e WHERE e.job_id = j.id "
-            " AND e.type = 'started') < :before ORDER BY id"),
-            {"before": started_before}).mappings()
+            f"SELECT {_PG_COLUMNS} FROM procrastinate_jobs j WHERE j.status = 'doing' AND "
+            "(j.worker_id IS NULL OR (SELECT w.last_heartbeat FROM procrastinate_workers w "
+            " WHERE w.id = j.worker_id) < :before) ORDER BY j.id"),
+            {"before": before}).mappings()
         return [_pg_job(row) for row in rows]
 
     def due(self, now: datetime) -> tuple[int, datetime | None]:
