@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.app.test_jobs import running, wait_for
 
 from slotwise.api.app import create_app
 from slotwise.app.clock import FrozenClock
@@ -28,6 +27,7 @@ from slotwise.domain.ports import UnitOfWork
 from slotwise.settings import Settings
 from slotwise.testing.api import Org, availability, book, resource, service, signup
 from slotwise.testing.fakes.meetings import Call, FakeZoomServer
+from slotwise.testing.workers import running, wait_for
 from slotwise.worker.tasks import registry
 
 ZOOM_TOKEN = "zoom-test-token"

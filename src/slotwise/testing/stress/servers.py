@@ -156,6 +156,48 @@ class Server:
         self.stop()
 
 
+class WorkerProcess:
+    """`slotwise worker` with the same environment as a `Server` (PostgreSQL only)."""
+
+    def __init__(self, server: Server, extra_env: dict[str, str] | None = None) -> None:
+        self._env = {**server._env, **(extra_env or {})}
+        self._dir = Path(tempfile.mkdtemp(prefix="slotwise-worker-"))
+        self.log_path = self._dir / "worker.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen([str(SLOTWISE), "worker"], cwd=self._dir,
+                                            env=self._env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, whatever job it was running stays `doing`."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=20)
+        self.process = None
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> WorkerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def postgres_bindir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
