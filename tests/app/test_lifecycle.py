@@ -123,3 +123,21 @@ def test_marking_an_unknown_booking_is_404(client: TestClient) -> None:
     org = signup(client, timezone="UTC")
     for action in ("approve", "decline", "complete", "no-show"):
         assert org.post(f"/v1/bookings/booking_nope/{action}").status_code == 404
+
+
+def test_a_customer_with_no_shows_books_only_with_approval_where_the_service_says_so(
+        client: TestClient, clock: FrozenClock) -> None:
+    org = signup(client, timezone="UTC")
+    resource(org)
+    svc = service(org, approval_after_no_shows=1)
+    missed = book(org, svc["id"], f"{DAY}T10:00:00Z", email="late@example.com")
+    assert missed["status"] == "confirmed"
+    assert book(org, svc["id"], f"{DAY}T11:00:00Z",
+                email="punctual@example.com")["status"] == "confirmed"
+    clock.set(clock.now().replace(year=2027, month=3, day=8, hour=12))
+    org.post(f"/v1/bookings/{missed['id']}/no-show")
+    again = book(org, svc["id"], "2027-03-09T10:00:00Z", email="late@example.com")
+    assert (again["status"], again["awaiting"]) == ("pending", ["approval"])
+    other = book(org, svc["id"], "2027-03-09T11:00:00Z", email="punctual@example.com")
+    assert other["status"] == "confirmed"
+    assert org.post(f"/v1/bookings/{again['id']}/approve").json()["status"] == "confirmed"

@@ -63,6 +63,7 @@ def service(s: Service) -> dict[str, Any]:
         ],
         "requires_approval": s.requires_approval, "max_per_day": s.max_per_day,
         "max_per_week": s.max_per_week, "meeting_provider": s.meeting_provider,
+        "approval_after_no_shows": s.approval_after_no_shows,
         "sequence_rules": [{"service_id": rule.other_service_id, "within_min": rule.within_min,
                             "direction": rule.direction} for rule in s.sequence_rules],
         "created_at": s.created_at,

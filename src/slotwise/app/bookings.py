@@ -17,7 +17,7 @@ from slotwise.app.availability import (
     slot_request_with_rules,
 )
 from slotwise.app.holds import check_resources, new_hold
-from slotwise.app.lifecycle import Gates
+from slotwise.app.lifecycle import APPROVAL, Gates
 from slotwise.app.rules import Exclude, RuleState
 from slotwise.domain import events
 from slotwise.domain.booking import Booking, BookingStatus, Hold, HoldStatus
@@ -182,6 +182,9 @@ class BookSlot:
                 claim = new_hold(service, slot, chosen, locations, now, IMPLICIT_HOLD_TTL_S)
                 uow.holds.acquire(claim, now)
             awaiting, pending_until = self.gates.pending(service, chosen, locations, now)
+            if (service.approval_after_no_shows is not None and APPROVAL not in awaiting
+                    and customer.no_shows >= service.approval_after_no_shows):
+                awaiting = (APPROVAL, *awaiting)  # their history asks for a person's yes
             status = BookingStatus.PENDING if awaiting else BookingStatus.CONFIRMED
             booking = Booking(
                 id=first_id if i == 0 else new_id("booking"), org_id=service.org_id,

@@ -74,6 +74,7 @@ class ServiceFields:
     max_per_week: int | None = None
     sequence_rules: tuple[SequenceRule, ...] = ()
     meeting_provider: str | None = None
+    approval_after_no_shows: int | None = None
 
 
 class _HasRules(Protocol):
@@ -272,6 +273,7 @@ class Catalog:
                 requires_approval=fields.requires_approval, max_per_day=fields.max_per_day,
                 max_per_week=fields.max_per_week, sequence_rules=fields.sequence_rules,
                 meeting_provider=fields.meeting_provider,
+                approval_after_no_shows=fields.approval_after_no_shows,
             )
             uow.services.add(service)
             uow.commit()

@@ -217,6 +217,8 @@ class Service:
     max_per_week: int | None = None
     sequence_rules: tuple[SequenceRule, ...] = ()
     meeting_provider: str | None = None  # online: each booking gets a link from it
+    # A customer with this many no-shows (or more) books only with a person's approval.
+    approval_after_no_shows: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

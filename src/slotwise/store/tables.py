@@ -193,6 +193,8 @@ services = Table(
     Column("max_per_week", Integer),
     # None: in person; else the meeting provider that makes each booking's link
     Column("meeting_provider", String(32)),
+    # a customer with this many no-shows books only with a person's approval
+    Column("approval_after_no_shows", Integer),
     UniqueConstraint("org_id", "slug", name="uq_services_org_slug"),
 )
 

@@ -60,6 +60,7 @@ def create_service(body: ServiceIn, who: CurrentPrincipal, app: App) -> dict[str
         requires_approval=body.requires_approval, max_per_day=body.max_per_day,
         max_per_week=body.max_per_week, sequence_rules=_sequence_rules(body.sequence_rules),
         meeting_provider=body.meeting_provider,
+        approval_after_no_shows=body.approval_after_no_shows,
     )
     return presenters.service(app.catalog.create_service(who, fields))
 

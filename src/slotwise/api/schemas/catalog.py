@@ -10,6 +10,8 @@ from slotwise.api.schemas.common import Body, Instant, Name, Slug, Zone
 Kind = Literal["practitioner", "room", "equipment", "virtual"]
 # "jitsi": a room on the configured Jitsi (no API call); "http": the configured Zoom-shaped API
 MeetingProviderName = Literal["jitsi", "http"]
+NoShows = Annotated[int, Field(ge=1, le=1000, description=(
+    "a customer with this many no-shows (or more) books only with a person's approval"))]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WallTime = Annotated[str, Field(pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$",
                                 examples=["09:00", "24:00"])]
@@ -232,6 +234,7 @@ class ServiceIn(Body):
     meeting_provider: MeetingProviderName | None = Field(
         default=None, description="Online service: each booking confirms only once this "
         "provider has made its meeting link. None: in person.")
+    approval_after_no_shows: NoShows | None = None
 
 
 class ServicePatch(Body):
@@ -251,6 +254,7 @@ class ServicePatch(Body):
     max_per_week: PerWeek | None = None
     sequence_rules: list[SequenceRuleIn] | None = Field(default=None, max_length=20)
     meeting_provider: MeetingProviderName | None = None
+    approval_after_no_shows: NoShows | None = None
 
 
 class RequirementOut(BaseModel):
@@ -287,6 +291,7 @@ class ServiceOut(BaseModel):
     max_per_week: int | None = None
     sequence_rules: list[SequenceRuleOut] = Field(default_factory=list)
     meeting_provider: str | None = None
+    approval_after_no_shows: int | None = None
     created_at: Instant
 
 

@@ -415,6 +415,7 @@ def _service_values(service: Service) -> dict[str, object]:
         "price_currency": service.price.currency if service.price else None,
         "requires_approval": service.requires_approval, "max_per_day": service.max_per_day,
         "max_per_week": service.max_per_week, "meeting_provider": service.meeting_provider,
+        "approval_after_no_shows": service.approval_after_no_shows,
     }
 
 
@@ -431,4 +432,5 @@ def _service(row: RowMapping, requirements: tuple[ServiceRequirement, ...],
         requires_approval=bool(row["requires_approval"]), max_per_day=row["max_per_day"],
         max_per_week=row["max_per_week"], sequence_rules=rules,
         meeting_provider=row["meeting_provider"],
+        approval_after_no_shows=row["approval_after_no_shows"],
     )

@@ -36,10 +36,12 @@ def upgrade() -> None:
                                    server_default="0"))
     with op.batch_alter_table("services") as batch:
         batch.add_column(sa.Column("meeting_provider", sa.String(length=32), nullable=True))
+        batch.add_column(sa.Column("approval_after_no_shows", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("services") as batch:
+        batch.drop_column("approval_after_no_shows")
         batch.drop_column("meeting_provider")
     with op.batch_alter_table("customers") as batch:
         batch.drop_column("no_shows")
