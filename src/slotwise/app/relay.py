@@ -36,6 +36,9 @@ class RelayOutbox:
     def __call__(self, limit: int = BATCH) -> int:
         """Relay one batch; returns how many events it published (0: none waiting)."""
         now = self._clock.now()
+        with self._uow() as uow:
+            if uow.outbox.backlog()[0] == 0:
+                return 0  # a read: an idle relay takes no write lock (SQLite has one)
         with self._uow(write=True) as uow:
             events = uow.outbox.unpublished(limit)
             for event in events:

@@ -92,6 +92,9 @@ class EmbeddedWorker:
                     uow.commit()
 
     def _run_one(self) -> int:
+        with self._uow() as uow:
+            if uow.jobs.due(_now())[0] == 0:
+                return 0  # a read: an idle worker takes no write lock
         with self._uow(write=True) as uow:
             job = cast(SqliteJobQueue, uow.jobs).claim(_now())
             uow.commit()
