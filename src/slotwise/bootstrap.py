@@ -6,7 +6,8 @@ Nothing connects to anything at import time; `build()` does it, once per process
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import redis
@@ -15,6 +16,7 @@ from sqlalchemy import Engine, text
 from slotwise.app.accounts import Accounts
 from slotwise.app.availability import SearchAvailability
 from slotwise.app.bookings import BookSlot
+from slotwise.app.cancellation import CancellationTerms
 from slotwise.app.catalog import Catalog
 from slotwise.app.clock import FrozenClock, SystemClock
 from slotwise.app.container import Dependency, UseCases
@@ -22,15 +24,19 @@ from slotwise.app.explain import ExplainAvailability
 from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.jobs import OperateJobs
-from slotwise.app.lifecycle import Lifecycle
+from slotwise.app.lifecycle import ApprovalGate, Gates, Lifecycle
 from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
+from slotwise.app.payments import PaymentGate, PaymentReactor, Payments
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
+from slotwise.domain.payments import PaymentGateway
 from slotwise.domain.ports import Clock
 from slotwise.holds.fallback import CircuitBreaker, RedisHoldsFactory
 from slotwise.holds.redis import RedisHoldStore
 from slotwise.holds.sql import SqlHoldStore
 from slotwise.integrations.passwords import Argon2Hasher
+from slotwise.integrations.payments.on_site import PayOnSite
+from slotwise.integrations.payments.stripe import StripeGateway
 from slotwise.queues.embedded import EmbeddedWorker
 from slotwise.queues.procrastinate import ProcrastinateWorker
 from slotwise.settings import Settings
@@ -82,6 +88,7 @@ class Container:
     uow: SqlUnitOfWorkFactory
     redis: redis.Redis | None = None
     worker: Worker | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)  # adapters' own clean-up
 
     def make_worker(self) -> Worker:
         """This process's job engine: embedded on SQLite, procrastinate on PostgreSQL."""
@@ -106,6 +113,8 @@ class Container:
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()
+        for close in self.closers:
+            close()
 
 
 def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = None) -> Container:
@@ -130,29 +139,46 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
     if settings.redis_url is not None:
         checks["redis"] = Dependency(readiness.redis,
                                      fallback="holds are kept in the database meanwhile")
+    stripe = _stripe(settings)
+    on_site = PayOnSite()
+    gateways: dict[str, PaymentGateway] = {on_site.name: on_site}
+    if stripe is not None:
+        gateways[stripe.name] = stripe
+    payment_gate = PaymentGate(stripe, on_site, timedelta(seconds=settings.payment_deadline_s))
+    cancellation = CancellationTerms(uow, clock)
     use_cases = UseCases(
         clock=clock,
         accounts=Accounts(uow, clock,
                           Argon2Hasher(settings.password_hash_time_cost,
                                        settings.password_hash_memory_kib),
                           timedelta(seconds=settings.session_lifetime_s)),
-        catalog=Catalog(uow, clock),
+        catalog=Catalog(uow, clock, online_payments=stripe is not None),
         search=search,
         explain=ExplainAvailability(uow, clock),
         preview_recurrence=PreviewRecurrence(uow, clock),
         place_hold=PlaceHold(uow, clock, search, settings.hold_ttl_s),
         release_hold=ReleaseHold(uow, clock),
         extend_hold=ExtendHold(uow, clock),
-        book=BookSlot(uow, clock, search),
-        cancel=CancelBooking(uow, clock),
+        book=BookSlot(uow, clock, search, Gates([ApprovalGate(), payment_gate])),
+        cancel=CancelBooking(uow, clock, cancellation),
         reschedule=RescheduleBooking(uow, clock, search),
-        lifecycle=Lifecycle(uow, clock),
+        lifecycle=Lifecycle(uow, clock, on_no_show=cancellation.no_show),
         bookings=ReadBookings(uow),
         idempotency=Idempotency(SqlIdempotencyStore(engine), clock),
         jobs=OperateJobs(uow, clock),
-        relay=RelayOutbox(uow, clock),
+        relay=RelayOutbox(uow, clock, [PaymentReactor()]),
+        payments=Payments(uow, clock, gateways),
+        cancellation=cancellation,
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
         checks=checks,
     )
     return Container(settings=settings, engine=engine, use_cases=use_cases, uow=uow,
-                     redis=client)
+                     redis=client, closers=[stripe.close] if stripe is not None else [])
+
+
+def _stripe(settings: Settings) -> StripeGateway | None:
+    if settings.stripe_api_key is None or settings.stripe_webhook_secret is None:
+        return None
+    return StripeGateway(settings.stripe_api_key.get_secret_value(),
+                         settings.stripe_webhook_secret.get_secret_value(),
+                         api_base=settings.stripe_api_base)

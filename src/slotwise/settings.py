@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, SecretStr, field_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=8, ge=1, le=50)
     job_backoff_s: int = Field(default=2, ge=1, le=60)  # attempt n waits backoff_s ** n
 
+    # payments: Stripe when a key is set (with its webhook signing secret); unset, only paying
+    # at the venue works. `stripe_api_base` points the client elsewhere (a local fake).
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None
+    # how long a booking waits for its online payment before it fails closed
+    payment_deadline_s: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+
     # operations
     log_level: str = "INFO"
     log_json: bool = True
@@ -57,6 +65,13 @@ class Settings(BaseSettings):
         if value.startswith(("postgresql://", "postgres://")):
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
+
+    @model_validator(mode="after")
+    def _stripe_needs_its_webhook_secret(self) -> Settings:
+        if self.stripe_api_key is not None and self.stripe_webhook_secret is None:
+            raise ValueError("SLOTWISE_STRIPE_WEBHOOK_SECRET is required with "
+                             "SLOTWISE_STRIPE_API_KEY (webhooks could never be verified)")
+        return self
 
     @cached_property
     def is_sqlite(self) -> bool:

@@ -20,6 +20,8 @@ PREFIXES = {
     "hold": "hld",
     "series": "ser",
     "event": "evt",
+    "payment": "pay",
+    "refund": "rfd",
 }
 
 

@@ -31,6 +31,7 @@ from slotwise.store.repositories.accounts import (
 from slotwise.store.repositories.bookings import SqlBookings, SqlCustomers, SqlSeries
 from slotwise.store.repositories.catalog import SqlBlocks
 from slotwise.store.repositories.outbox import SqlOutbox
+from slotwise.store.repositories.payments import SqlPayments
 
 _LOCK_NAMESPACE = 0x51_07  # first key of the two-key advisory lock: "slotwise resource"
 
@@ -63,6 +64,7 @@ class SqlUnitOfWork:
     series: ports.SeriesRepo
     outbox: ports.Outbox
     jobs: JobQueue
+    payments: ports.PaymentRecords
 
     def __init__(self, engine: Engine, *, write: bool = False,
                  holds: HoldsFactory = SqlHoldStore,
@@ -101,6 +103,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(connection)
         self.jobs = (ProcrastinateJobQueue(connection) if connection.dialect.name == "postgresql"
                      else SqliteJobQueue(connection))
+        self.payments = SqlPayments(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -25,8 +25,12 @@ def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
     def settle(_: dict[str, Any]) -> None:
         lifecycle.settle(settle_after)
 
+    payments = use_cases.payments
     tasks = [task("lifecycle.expire_pending", expire_pending),
-             task("lifecycle.settle", settle)]
+             task("lifecycle.settle", settle),
+             task("payments.create", lambda a: payments.start(a["org_id"], a["payment_id"])),
+             task("payments.cancel", lambda a: payments.cancel(a["org_id"], a["payment_id"])),
+             task("payments.refund", lambda a: payments.refund(a["org_id"], a["refund_id"]))]
     periodic = [Periodic("lifecycle.expire_pending", every_s=15),
                 Periodic("lifecycle.settle", every_s=300)]
     loops = [Loop("relay", use_cases.relay)]

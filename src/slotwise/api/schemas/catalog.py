@@ -6,6 +6,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from slotwise.api.schemas.common import Body, Instant, Name, Slug, Zone
+from slotwise.api.schemas.payments import (
+    PAYMENT_DESCRIPTION,
+    PaymentModeName,
+    PolicyIn,
+    PolicyOut,
+    ShareIn,
+    ShareOut,
+)
 
 Kind = Literal["practitioner", "room", "equipment", "virtual"]
 # "jitsi": a room on the configured Jitsi (no API call); "http": the configured Zoom-shaped API
@@ -38,6 +46,8 @@ class LocationIn(RulesIn):
     buffer_before_min: Minutes = 0
     buffer_after_min: Minutes = 0
     requires_approval: bool = False
+    cancellation_policy: PolicyIn | None = Field(
+        default=None, description="see docs/payments.md for which level applies")
 
 
 class LocationPatch(RulesIn):
@@ -46,6 +56,7 @@ class LocationPatch(RulesIn):
     buffer_before_min: Minutes | None = None
     buffer_after_min: Minutes | None = None
     requires_approval: bool | None = None
+    cancellation_policy: PolicyIn | None = None
 
 
 class LocationOut(BaseModel):
@@ -59,6 +70,7 @@ class LocationOut(BaseModel):
     max_advance_days: int | None = None
     max_per_day: int | None = None
     max_per_week: int | None = None
+    cancellation_policy: PolicyOut | None = None
 
 
 class ResourceIn(RulesIn):
@@ -71,6 +83,11 @@ class ResourceIn(RulesIn):
     buffer_before_min: Minutes = 0
     buffer_after_min: Minutes = 0
     requires_approval: bool = False
+    deposit: ShareIn | None = Field(
+        default=None, description="taken online from bookings of priced services using this "
+        "resource (needs a payment gateway)")
+    cancellation_policy: PolicyIn | None = Field(
+        default=None, description="see docs/payments.md for which level applies")
 
 
 class ResourcePatch(RulesIn):
@@ -83,6 +100,8 @@ class ResourcePatch(RulesIn):
     buffer_before_min: Minutes | None = None
     buffer_after_min: Minutes | None = None
     requires_approval: bool | None = None
+    deposit: ShareIn | None = None
+    cancellation_policy: PolicyIn | None = None
 
 
 class ResourceOut(BaseModel):
@@ -100,6 +119,8 @@ class ResourceOut(BaseModel):
     max_advance_days: int | None = None
     max_per_day: int | None = None
     max_per_week: int | None = None
+    deposit: ShareOut | None = None
+    cancellation_policy: PolicyOut | None = None
     created_at: Instant
 
 
@@ -232,6 +253,11 @@ class ServiceIn(Body):
     meeting_provider: MeetingProviderName | None = Field(
         default=None, description="Online service: each booking confirms only once this "
         "provider has made its meeting link. None: in person.")
+    payment: PaymentModeName = Field(default="none", description=PAYMENT_DESCRIPTION)
+    deposit: ShareIn | None = Field(default=None,
+                                    description="with payment \"deposit\" (and only then)")
+    cancellation_policy: PolicyIn | None = Field(
+        default=None, description="see docs/payments.md for which level applies")
 
 
 class ServicePatch(Body):
@@ -251,6 +277,9 @@ class ServicePatch(Body):
     max_per_week: PerWeek | None = None
     sequence_rules: list[SequenceRuleIn] | None = Field(default=None, max_length=20)
     meeting_provider: MeetingProviderName | None = None
+    payment: PaymentModeName | None = None
+    deposit: ShareIn | None = None
+    cancellation_policy: PolicyIn | None = None
 
 
 class RequirementOut(BaseModel):
@@ -287,6 +316,9 @@ class ServiceOut(BaseModel):
     max_per_week: int | None = None
     sequence_rules: list[SequenceRuleOut] = Field(default_factory=list)
     meeting_provider: str | None = None
+    payment: PaymentModeName = "none"
+    deposit: ShareOut | None = None
+    cancellation_policy: PolicyOut | None = None
     created_at: Instant
 
 
