@@ -6,6 +6,7 @@ Nothing connects to anything at import time; `build()` does it, once per process
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from sqlalchemy import Engine, text
 from slotwise.app.accounts import Accounts
 from slotwise.app.availability import SearchAvailability
 from slotwise.app.bookings import BookSlot
+from slotwise.app.cancellation import CancellationTerms
 from slotwise.app.catalog import Catalog
 from slotwise.app.clock import FrozenClock, SystemClock
 from slotwise.app.container import Dependency, UseCases
@@ -27,16 +29,20 @@ from slotwise.app.jobs import OperateJobs
 from slotwise.app.lifecycle import ApprovalGate, Gates, Lifecycle
 from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.meetings import MeetingGate, MeetingLinks, MeetingProviders, MeetingReactor
+from slotwise.app.payments import PaymentGate, PaymentReactor, Payments
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
 from slotwise.app.waitlist import OperateWaitlist, WaitlistReactor
 from slotwise.domain.meetings import MeetingProvider
+from slotwise.domain.payments import PaymentGateway
 from slotwise.domain.ports import Clock
 from slotwise.holds.fallback import CircuitBreaker, RedisHoldsFactory
 from slotwise.holds.redis import RedisHoldStore
 from slotwise.holds.sql import SqlHoldStore
 from slotwise.integrations.meetings import HttpMeetings, JitsiMeetings
 from slotwise.integrations.passwords import Argon2Hasher
+from slotwise.integrations.payments.on_site import PayOnSite
+from slotwise.integrations.payments.stripe import StripeGateway
 from slotwise.queues.embedded import EmbeddedWorker
 from slotwise.queues.procrastinate import ProcrastinateWorker
 from slotwise.settings import Settings
@@ -95,6 +101,7 @@ class Container:
     redis: redis.Redis | None = None
     worker: Worker | None = None
     meeting_providers: MeetingProviders = field(default_factory=dict)
+    closers: list[Callable[[], None]] = field(default_factory=list)  # adapters' own clean-up
 
     def make_worker(self) -> Worker:
         """This process's job engine: embedded on SQLite, procrastinate on PostgreSQL."""
@@ -119,9 +126,8 @@ class Container:
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()
-        for provider in self.meeting_providers.values():
-            if isinstance(provider, HttpMeetings):
-                provider.close()
+        for close in self.closers:
+            close()
 
 
 def meeting_providers(settings: Settings) -> dict[str, MeetingProvider]:
@@ -162,19 +168,31 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
     checks["outbox"] = Dependency(health.outbox, fallback=later)
     checks["integrations"] = Dependency(health.integrations,
                                         fallback="GET /v1/jobs?state=failed lists what failed")
-    place_hold = PlaceHold(uow, clock, search, settings.hold_ttl_s)
-    release_hold = ReleaseHold(uow, clock)
     providers = meeting_providers(settings)
     link_deadline = timedelta(seconds=settings.meeting_link_deadline_s)
-    book = BookSlot(uow, clock, search, gates=Gates([ApprovalGate(), MeetingGate(link_deadline)]),
+    stripe = _stripe(settings)
+    on_site = PayOnSite()
+    gateways: dict[str, PaymentGateway] = {on_site.name: on_site}
+    if stripe is not None:
+        gateways[stripe.name] = stripe
+    payment_gate = PaymentGate(stripe, on_site, timedelta(seconds=settings.payment_deadline_s))
+    cancellation = CancellationTerms(uow, clock)
+    place_hold = PlaceHold(uow, clock, search, settings.hold_ttl_s)
+    release_hold = ReleaseHold(uow, clock)
+    book = BookSlot(uow, clock, search,
+                    gates=Gates([ApprovalGate(), payment_gate, MeetingGate(link_deadline)]),
                     token_key=_key(settings, "manage-token"))
+    closers = [p.close for p in providers.values() if isinstance(p, HttpMeetings)]
+    if stripe is not None:
+        closers.append(stripe.close)
     use_cases = UseCases(
         clock=clock,
         accounts=Accounts(uow, clock,
                           Argon2Hasher(settings.password_hash_time_cost,
                                        settings.password_hash_memory_kib),
                           timedelta(seconds=settings.session_lifetime_s)),
-        catalog=Catalog(uow, clock, meeting_providers=providers.keys()),
+        catalog=Catalog(uow, clock, meeting_providers=providers.keys(),
+                        online_payments=stripe is not None),
         search=search,
         explain=ExplainAvailability(uow, clock),
         preview_recurrence=PreviewRecurrence(uow, clock),
@@ -182,21 +200,32 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         release_hold=release_hold,
         extend_hold=ExtendHold(uow, clock),
         book=book,
-        cancel=CancelBooking(uow, clock),
+        cancel=CancelBooking(uow, clock, cancellation),
         reschedule=RescheduleBooking(uow, clock, search),
-        lifecycle=Lifecycle(uow, clock),
+        lifecycle=Lifecycle(uow, clock, on_no_show=cancellation.no_show),
         meetings=MeetingLinks(uow, clock, providers, link_deadline),
         bookings=ReadBookings(uow),
         idempotency=Idempotency(SqlIdempotencyStore(engine), clock),
         jobs=OperateJobs(uow, clock),
-        relay=RelayOutbox(uow, clock, reactors=[MeetingReactor(), WaitlistReactor()]),
+        relay=RelayOutbox(uow, clock, reactors=[PaymentReactor(), MeetingReactor(),
+                                                WaitlistReactor()]),
         fixer=Fixer(uow, clock, stuck_after=timedelta(seconds=settings.stuck_job_after_s)),
         waitlist=OperateWaitlist(uow, clock, search, place_hold, release_hold, book,
                                  _key(settings, "waitlist-offer"),
                                  offer_ttl_s=settings.waitlist_offer_ttl_s),
         health=health,
+        payments=Payments(uow, clock, gateways),
+        cancellation=cancellation,
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
         checks=checks,
     )
     return Container(settings=settings, engine=engine, use_cases=use_cases, uow=uow,
-                     redis=client, meeting_providers=providers)
+                     redis=client, meeting_providers=providers, closers=closers)
+
+
+def _stripe(settings: Settings) -> StripeGateway | None:
+    if settings.stripe_api_key is None or settings.stripe_webhook_secret is None:
+        return None
+    return StripeGateway(settings.stripe_api_key.get_secret_value(),
+                         settings.stripe_webhook_secret.get_secret_value(),
+                         api_base=settings.stripe_api_base)

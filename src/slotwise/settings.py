@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     meeting_jitsi_base_url: str = "https://meet.jit.si"
     meeting_http_base_url: str | None = None
     meeting_http_token: SecretStr | None = None
+    # payments: Stripe when a key is set (with its webhook signing secret); unset, only paying
+    # at the venue works. `stripe_api_base` points the client elsewhere (a local fake).
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None
+    # how long a booking waits for its online payment before it fails closed
+    payment_deadline_s: int = Field(default=900, ge=60, le=7 * 24 * 3600)
 
     # operations
     log_level: str = "INFO"
@@ -75,6 +82,13 @@ class Settings(BaseSettings):
         if self.meeting_http_base_url is not None and self.meeting_http_token is None:
             raise ValueError("SLOTWISE_MEETING_HTTP_TOKEN is required with "
                              "SLOTWISE_MEETING_HTTP_BASE_URL")
+        return self
+
+    @model_validator(mode="after")
+    def _stripe_needs_its_webhook_secret(self) -> Settings:
+        if self.stripe_api_key is not None and self.stripe_webhook_secret is None:
+            raise ValueError("SLOTWISE_STRIPE_WEBHOOK_SECRET is required with "
+                             "SLOTWISE_STRIPE_API_KEY (webhooks could never be verified)")
         return self
 
     @cached_property

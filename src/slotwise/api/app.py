@@ -13,6 +13,7 @@ from slotwise.api.routers import (
     explain,
     jobs,
     ops,
+    payments,
     public,
     recurrence,
     resources,
@@ -38,7 +39,7 @@ def create_app(use_cases: UseCases) -> FastAPI:
     app.add_middleware(middleware.Observe)
     for module in (ops, accounts, resources, services, bookings, public):
         app.include_router(module.router)
-    for module in (explain, recurrence, jobs, waitlist):
+    for module in (explain, recurrence, jobs, waitlist, payments):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

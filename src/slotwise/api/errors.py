@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slotwise.domain import errors as e
+from slotwise.domain import payments as pay
 
 PROBLEM_BASE = "https://slotwise.dev/problems/"
 PROBLEM_JSON = "application/problem+json"
@@ -30,6 +31,9 @@ _TABLE: list[tuple[type[e.DomainError], int, str, str]] = [
     (e.Conflict, 409, "conflict", "Conflict"),
     (e.IdempotencyInFlight, 409, "idempotency-in-flight", "Request still in flight"),
     (e.IdempotencyMismatch, 422, "idempotency-mismatch", "Idempotency-Key reused"),
+    (pay.PaymentUnavailable, 503, "payment-unavailable", "Payment gateway unavailable"),
+    (pay.PaymentRejected, 402, "payment-rejected", "Payment refused"),
+    (pay.BadSignature, 400, "bad-signature", "Webhook signature does not verify"),
 ]
 
 
@@ -44,6 +48,7 @@ def problem(status: int, slug: str, title: str, detail: str | None = None,
 
 
 RETRY_AFTER_S = 1
+PAYMENT_RETRY_AFTER_S = 5
 
 
 def database_unavailable(error: BaseException) -> bool:
@@ -89,7 +94,12 @@ def domain_problem(error: e.DomainError) -> JSONResponse:
                                     "type": "idempotency_mismatch"}]
             if isinstance(error, e.SeriesUnavailable):
                 extra["conflicts"] = [_window(c) for c in error.conflicts]
-            return problem(status, slug, title, error.detail, **extra)
+            if isinstance(error, pay.PaymentRejected) and error.code:
+                extra["code"] = error.code
+            response = problem(status, slug, title, error.detail, **extra)
+            if status == 503:
+                response.headers["Retry-After"] = str(PAYMENT_RETRY_AFTER_S)
+            return response
     return problem(400, "bad-request", "Bad request", error.detail)
 
 

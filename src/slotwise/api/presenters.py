@@ -6,6 +6,8 @@ from typing import Any
 
 from slotwise.domain.booking import Booking, Hold
 from slotwise.domain.model import Block, Location, Resource, Schedule, Service
+from slotwise.domain.payments import BookingFee, BookingPayment
+from slotwise.engine.policies import Deposit, Policy, deposit_to_json, policy_to_json
 
 _RULES = ("min_notice_min", "max_advance_days", "max_per_day", "max_per_week")
 
@@ -15,7 +17,8 @@ def location(loc: Location) -> dict[str, Any]:
             "buffer_before_min": loc.buffer_before_min,
             "buffer_after_min": loc.buffer_after_min,
             "requires_approval": loc.requires_approval,
-            **{f: getattr(loc, f) for f in _RULES}}
+            **{f: getattr(loc, f) for f in _RULES},
+            "cancellation_policy": policy(loc.cancellation_policy)}
 
 
 def resource(r: Resource) -> dict[str, Any]:
@@ -23,6 +26,7 @@ def resource(r: Resource) -> dict[str, Any]:
             "location_id": r.location_id, "capacity": r.capacity, "tags": list(r.tags),
             "buffer_before_min": r.buffer_before_min, "buffer_after_min": r.buffer_after_min,
             "requires_approval": r.requires_approval, **{f: getattr(r, f) for f in _RULES},
+            "deposit": deposit(r.deposit), "cancellation_policy": policy(r.cancellation_policy),
             "created_at": r.created_at}
 
 
@@ -66,6 +70,8 @@ def service(s: Service) -> dict[str, Any]:
         "approval_after_no_shows": s.approval_after_no_shows,
         "sequence_rules": [{"service_id": rule.other_service_id, "within_min": rule.within_min,
                             "direction": rule.direction} for rule in s.sequence_rules],
+        "payment": s.payment.value, "deposit": deposit(s.deposit),
+        "cancellation_policy": policy(s.cancellation_policy),
         "created_at": s.created_at,
     }
 
@@ -89,3 +95,25 @@ def booking(b: Booking) -> dict[str, Any]:
                      "passcode": b.meeting.passcode} if b.meeting else None),
         "failure_reason": b.failure_reason,
     }
+
+
+def policy(p: Policy | None) -> dict[str, Any] | None:
+    return policy_to_json(p) if p is not None else None
+
+
+def deposit(d: Deposit | None) -> dict[str, int] | None:
+    return deposit_to_json(d) if d is not None else None
+
+
+def payment(p: BookingPayment, *, secret: bool = True) -> dict[str, Any]:
+    """``secret`` False leaves out the client secret (lists: it is for the customer's
+    browser, which reads its own booking)."""
+    return {"status": p.status.value, "kind": p.kind.value, "amount": p.amount_minor,
+            "currency": p.currency, "gateway": p.gateway, "refunded": p.refunded_minor,
+            "settles_later": p.settles_later,
+            "client_secret": p.client_secret if secret else None}
+
+
+def fee(f: BookingFee) -> dict[str, Any]:
+    return {"kind": f.kind, "amount": f.amount_minor, "due": f.due_minor,
+            "currency": f.currency}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any, Protocol
 
 from slotwise.app.accounts import require_admin, slugify
+from slotwise.app.policies import check_resource_money, check_service_money
 from slotwise.app.scheduling import validate_schedule
 from slotwise.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slotwise.domain.ids import new_id
@@ -23,7 +25,9 @@ from slotwise.domain.model import (
     Service,
     ServiceRequirement,
 )
+from slotwise.domain.payments import PaymentMode
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from slotwise.engine.policies import Deposit, Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,8 @@ class ResourceFields:
     max_advance_days: int | None = None
     max_per_day: int | None = None
     max_per_week: int | None = None
+    deposit: Deposit | None = None
+    cancellation_policy: Policy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,7 @@ class LocationFields:
     max_advance_days: int | None = None
     max_per_day: int | None = None
     max_per_week: int | None = None
+    cancellation_policy: Policy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,9 @@ class ServiceFields:
     sequence_rules: tuple[SequenceRule, ...] = ()
     meeting_provider: str | None = None
     approval_after_no_shows: int | None = None
+    payment: PaymentMode = PaymentMode.NONE
+    deposit: Deposit | None = None
+    cancellation_policy: Policy | None = None
 
 
 class _HasRules(Protocol):
@@ -111,18 +121,23 @@ def check_requirements(requirements: Sequence[ServiceRequirement]) -> None:
 
 
 class Catalog:
+    """``meeting_providers``: the names a service may choose, those this server has set up.
+    ``online_payments``: whether a gateway takes payments online (else services paid in
+    full or by deposit, and resources' deposits, are refused)."""
+
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *,
-                 meeting_providers: Iterable[str] = ()) -> None:
-        """`meeting_providers`: the names a service may choose, those this server has set up."""
+                 meeting_providers: Iterable[str] = (), online_payments: bool = False) -> None:
         self._uow = uow
         self._clock = clock
         self._meeting_providers = frozenset(meeting_providers)
+        self._online = online_payments
 
     def create_location(self, principal: Principal, fields: LocationFields) -> Location:
         require_admin(principal)
         check_rules(fields)
         location = Location(id=new_id("location"), org_id=principal.org_id,
-                            created_at=self._clock.now(), **asdict(fields))
+                            created_at=self._clock.now(),
+                            **{f.name: getattr(fields, f.name) for f in dataclass_fields(fields)})
         with self._uow(write=True) as uow:
             uow.locations.add(location)
             uow.commit()
@@ -165,6 +180,7 @@ class Catalog:
     def create_resource(self, principal: Principal, fields: ResourceFields) -> Resource:
         require_admin(principal)
         check_rules(fields)
+        check_resource_money(fields.deposit, online=self._online)
         with self._uow(write=True) as uow:
             zone = self._resource_zone(uow, principal.org_id, fields.timezone, fields.location_id)
             resource = Resource(
@@ -177,6 +193,7 @@ class Catalog:
                 requires_approval=fields.requires_approval,
                 min_notice_min=fields.min_notice_min, max_advance_days=fields.max_advance_days,
                 max_per_day=fields.max_per_day, max_per_week=fields.max_per_week,
+                deposit=fields.deposit, cancellation_policy=fields.cancellation_policy,
             )
             uow.resources.add(resource)
             uow.commit()
@@ -202,6 +219,8 @@ class Catalog:
                 changes["tags"] = tuple(dict.fromkeys(changes["tags"]))
             updated = replace(current, **changes)
             check_rules(updated)
+            if "deposit" in changes:
+                check_resource_money(updated.deposit, online=self._online)
             uow.resources.update(updated)
             uow.commit()
         return updated
@@ -273,8 +292,10 @@ class Catalog:
                 requires_approval=fields.requires_approval, max_per_day=fields.max_per_day,
                 max_per_week=fields.max_per_week, sequence_rules=fields.sequence_rules,
                 meeting_provider=fields.meeting_provider,
-                approval_after_no_shows=fields.approval_after_no_shows,
+                approval_after_no_shows=fields.approval_after_no_shows, payment=fields.payment,
+                deposit=fields.deposit, cancellation_policy=fields.cancellation_policy,
             )
+            check_service_money(service, online=self._online)
             uow.services.add(service)
             uow.commit()
         return service
@@ -295,6 +316,8 @@ class Catalog:
             updated = replace(current, **changes)
             check_rules(updated)
             check_requirements(updated.requirements)
+            # A gateway removed from the settings blocks changing the mode, not other fields.
+            check_service_money(updated, online=self._online or "payment" not in changes)
             _check_references(uow, principal.org_id, updated.requirements,
                               updated.sequence_rules, self_id=service_id)
             uow.services.update(updated)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from slotwise.app.accounts import Accounts
 from slotwise.app.availability import SearchAvailability
 from slotwise.app.bookings import BookSlot
+from slotwise.app.cancellation import CancellationTerms
 from slotwise.app.catalog import Catalog
 from slotwise.app.explain import ExplainAvailability
 from slotwise.app.fixer import Fixer
@@ -18,6 +19,7 @@ from slotwise.app.jobs import OperateJobs
 from slotwise.app.lifecycle import Lifecycle
 from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.meetings import MeetingLinks
+from slotwise.app.payments import Payments
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
 from slotwise.app.waitlist import OperateWaitlist
@@ -58,6 +60,8 @@ class UseCases:
     fixer: Fixer
     waitlist: OperateWaitlist
     health: HealthChecks
+    payments: Payments
+    cancellation: CancellationTerms
     cursor_secret: bytes
     # /readyz: name → its check, returning None when healthy, else what is wrong
     checks: dict[str, Dependency] = field(default_factory=dict)

@@ -10,10 +10,10 @@ fails closed: `failed`, its slot released, the customer and the team told why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from slotwise.app.rules import needs_approval
 from slotwise.domain import events
@@ -37,6 +37,15 @@ class Gate(Protocol):
         """Start what will satisfy the gate, in the booking's transaction (defer a job,
         write a row). Called once per booking, right after it is written."""
         ...
+
+
+@runtime_checkable
+class RecordsUnneeded(Protocol):
+    """A gate with something to write even for bookings it does not hold back (a payment due
+    at the venue is recorded, and the booking confirmed at once)."""
+
+    def record(self, uow: UnitOfWork, service: Service, booking: Booking,
+               now: datetime) -> None: ...
 
 
 class ApprovalGate:
@@ -71,6 +80,8 @@ class Gates:
         for gate in self.gates:
             if gate.name in booking.awaiting:
                 gate.open(uow, service, booking, now)
+            elif isinstance(gate, RecordsUnneeded):
+                gate.record(uow, service, booking, now)
 
 
 def satisfy(uow: UnitOfWork, booking: Booking, gate: str, now: datetime) -> Booking:
@@ -100,12 +111,18 @@ def fail_closed(uow: UnitOfWork, booking: Booking, reason: str, now: datetime) -
     return failed
 
 
-class Lifecycle:
-    """The lifecycle's use cases that staff, gateways and jobs call."""
+NoShowHook = Callable[[UnitOfWork, Booking, datetime], None]
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+
+class Lifecycle:
+    """The lifecycle's use cases that staff, gateways and jobs call. ``on_no_show`` runs in
+    the transaction that marks a booking no-show (it records the no-show fee)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock,
+                 on_no_show: NoShowHook | None = None) -> None:
         self._uow = uow
         self._clock = clock
+        self._on_no_show = on_no_show
 
     def approve(self, org_id: str, booking_id: str) -> Booking:
         now = self._clock.now()
@@ -148,6 +165,8 @@ class Lifecycle:
             uow.bookings.update(marked)
             if status is BookingStatus.NO_SHOW:
                 uow.customers.count_no_show(org_id, booking.customer.id)
+                if self._on_no_show is not None:
+                    self._on_no_show(uow, marked, now)
             kind = (events.BOOKING_NO_SHOW if status is BookingStatus.NO_SHOW
                     else events.BOOKING_COMPLETED)
             uow.outbox.add(events.booking_event(kind, marked, now))

@@ -4,6 +4,7 @@ no-shows and the rest of the way to confirmed or failed: `app.lifecycle`.)"""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from slotwise.app.availability import (
     SearchAvailability,
@@ -38,10 +39,19 @@ def find_booking(uow: UnitOfWork, org_id: str | None, booking_id: str,
     return booking
 
 
+class CancelTerms(Protocol):
+    def apply(self, uow: UnitOfWork, booking: Booking, now: datetime) -> object:
+        """Apply what cancelling costs or gives back, in the cancelling transaction
+        (``booking`` as it was before): `app.cancellation.CancellationTerms`."""
+        ...
+
+
 class CancelBooking:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock,
+                 terms: CancelTerms | None = None) -> None:
         self._uow = uow
         self._clock = clock
+        self._terms = terms
 
     def __call__(self, org_id: str | None, booking_id: str, reason: str | None = None, *,
                  manage_token: str | None = None) -> Booking:
@@ -49,6 +59,8 @@ class CancelBooking:
         with self._uow(write=True) as uow:
             booking = find_booking(uow, org_id, booking_id, manage_token)
             cancelled = booking.cancel(now, reason)
+            if self._terms is not None:
+                self._terms.apply(uow, booking, now)
             uow.bookings.update(cancelled)
             uow.outbox.add(events.booking_event(events.BOOKING_CANCELLED, cancelled, now,
                                                 reason=reason))

@@ -25,6 +25,8 @@ PREFIXES = {
     "fix": "fix",
     "audit": "aud",
     "waitlist": "wl",
+    "payment": "pay",
+    "refund": "rfd",
 }
 
 

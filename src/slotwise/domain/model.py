@@ -10,6 +10,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from slotwise.domain.payments import PaymentMode
+from slotwise.engine.policies import Deposit, Policy
+
 
 class Role(StrEnum):
     OWNER = "owner"
@@ -99,6 +102,7 @@ class Location:
     max_advance_days: int | None = None
     max_per_day: int | None = None
     max_per_week: int | None = None
+    cancellation_policy: Policy | None = None  # None: the resources' or the default decides
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,8 @@ class Resource:
     max_advance_days: int | None = None
     max_per_day: int | None = None
     max_per_week: int | None = None
+    deposit: Deposit | None = None  # taken online from bookings of priced services using it
+    cancellation_policy: Policy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +225,9 @@ class Service:
     meeting_provider: str | None = None  # online: each booking gets a link from it
     # A customer with this many no-shows (or more) books only with a person's approval.
     approval_after_no_shows: int | None = None
+    payment: PaymentMode = PaymentMode.NONE
+    deposit: Deposit | None = None
+    cancellation_policy: Policy | None = None  # None: the resources', location's or default
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,10 @@ Adapters translate their vendor's errors at the boundary, keeping the cause (``_
 
 A payment that settles later (``Payment.settles_later``, e.g. paid at the venue) confirms its
 booking at once: nothing will ever arrive from a gateway to confirm it.
+
+What the app stores about a booking's money (``BookingPayment``, ``BookingRefund``,
+``BookingFee``) is kept apart from what a gateway answers (``Payment``, ``Refund``): the
+stored rows are the app's record, changed only in its own transactions.
 """
 
 from __future__ import annotations
@@ -53,6 +57,29 @@ class PaymentStatus(StrEnum):
     CANCELLED = "cancelled"
     REFUNDED = "refunded"
     PARTIALLY_REFUNDED = "partially_refunded"
+
+
+PAID = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED,
+                  PaymentStatus.REFUNDED})
+# Nothing was taken and something may still be: what cancelling an intent is for.
+UNPAID = frozenset({PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.PROCESSING,
+                    PaymentStatus.FAILED})
+
+
+class PaymentMode(StrEnum):
+    """How a service is paid: ``none`` (nothing is taken), ``full`` (the price, online, before
+    the booking is confirmed), ``deposit`` (the service's deposit online, the rest at the
+    venue), ``on_site`` (all of it at the venue; the booking is confirmed at once)."""
+
+    NONE = "none"
+    FULL = "full"
+    DEPOSIT = "deposit"
+    ON_SITE = "on_site"
+
+
+class PaymentKind(StrEnum):
+    FULL = "full"
+    DEPOSIT = "deposit"
 
 
 class RefundStatus(StrEnum):
@@ -191,3 +218,74 @@ class PaymentGateway(Protocol):
         ``BadSignature`` unless it verifies; event types the app does not act on come back as
         kind ``ignored``. Pure: the same delivery gives the same event."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class BookingPayment:
+    """The app's record of what a booking pays through a gateway. ``external_id`` is None
+    until the ``payments.create`` job has started the payment at the gateway;
+    ``last_event_at`` is the newest webhook event applied (older ones never undo it).
+    Currencies are ISO 4217 in upper case, as prices are; gateways get them in lower case."""
+
+    id: str
+    org_id: str
+    booking_id: str
+    gateway: str
+    kind: PaymentKind
+    amount_minor: int
+    currency: str
+    status: PaymentStatus
+    created_at: datetime
+    updated_at: datetime
+    external_id: str | None = None
+    refunded_minor: int = 0
+    client_secret: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    last_event_at: datetime | None = None
+
+    @property
+    def settles_later(self) -> bool:
+        return bool(self.data.get("settles_later"))
+
+    @property
+    def paid_minor(self) -> int:
+        """What was taken and not given back (0 unless it succeeded)."""
+        if self.status not in PAID:
+            return 0
+        return max(0, self.amount_minor - self.refunded_minor)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRefund:
+    """A refund the app decided (a cancellation, a payment that arrived after its booking
+    gave up). ``key`` is the gateway's idempotency key and unique: deciding the same refund
+    twice writes one row."""
+
+    id: str
+    org_id: str
+    booking_id: str
+    payment_id: str
+    amount_minor: int
+    currency: str
+    reason: str
+    key: str
+    status: RefundStatus
+    created_at: datetime
+    updated_at: datetime
+    external_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BookingFee:
+    """A late-cancellation or no-show fee (``kind`` ``late_cancel`` or ``no_show``): the fee
+    the policy states, and ``due_minor``, what is still to collect once what the customer
+    paid and keeps paid is counted. One of each kind per booking."""
+
+    org_id: str
+    booking_id: str
+    kind: str
+    amount_minor: int
+    due_minor: int
+    currency: str
+    created_at: datetime

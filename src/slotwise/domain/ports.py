@@ -34,6 +34,7 @@ from slotwise.domain.model import (
     Service,
     User,
 )
+from slotwise.domain.payments import BookingFee, BookingPayment, BookingRefund, PaymentEvent
 from slotwise.domain.waitlist import Waitlist
 
 
@@ -227,6 +228,39 @@ class Outbox(Protocol):
         ...
 
 
+class PaymentRecords(Protocol):
+    """Bookings' payments, refunds and fees, and the webhook events already applied.
+    ``lock=True`` reads lock the row until the transaction ends (PostgreSQL; SQLite's writer
+    is alone anyway), so two deliveries for one payment are applied one after the other."""
+
+    def add(self, payment: BookingPayment) -> None: ...
+    def get(self, org_id: str, payment_id: str, *, lock: bool = False
+            ) -> BookingPayment | None: ...
+    def for_booking(self, org_id: str, booking_id: str, *, lock: bool = False
+                    ) -> BookingPayment | None: ...
+    def for_bookings(self, org_id: str, booking_ids: Sequence[str]
+                     ) -> dict[str, BookingPayment]: ...
+    def by_external(self, gateway: str, external_id: str, *, lock: bool = False
+                    ) -> BookingPayment | None: ...
+    def update(self, payment: BookingPayment) -> None: ...
+    def seen(self, org_id: str, gateway: str, event: PaymentEvent, outcome: str,
+             at: datetime) -> bool:
+        """Record a webhook event as applied; False (and nothing written) when that event id
+        was recorded before."""
+        ...
+    def add_refund(self, refund: BookingRefund) -> bool:
+        """Insert unless a refund with its ``key`` exists; False then."""
+        ...
+    def get_refund(self, org_id: str, refund_id: str, *, lock: bool = False
+                   ) -> BookingRefund | None: ...
+    def refunds(self, org_id: str, payment_id: str) -> list[BookingRefund]: ...
+    def update_refund(self, refund: BookingRefund) -> None: ...
+    def add_fee(self, fee: BookingFee) -> bool:
+        """Insert unless the booking has a fee of that kind; False then."""
+        ...
+    def fees(self, org_id: str, booking_ids: Sequence[str]) -> list[BookingFee]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the `with` block without `commit()` rolls everything back."""
 
@@ -248,6 +282,7 @@ class UnitOfWork(Protocol):
     audit: AuditLog
     repairs: Repairs
     waitlist: Waitlist
+    payments: PaymentRecords
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

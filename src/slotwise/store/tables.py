@@ -103,6 +103,7 @@ locations = Table(
     Column("timezone", String(64), nullable=False),
     Column("created_at", Instant, nullable=False),
     *_rule_columns(),
+    Column("cancellation_policy", JSON),  # engine.policies' full form; None: none of its own
 )
 
 location_schedules = Table(
@@ -135,6 +136,8 @@ resources = Table(
     Column("max_advance_days", Integer),
     Column("max_per_day", Integer),
     Column("max_per_week", Integer),
+    Column("deposit", JSON),
+    Column("cancellation_policy", JSON),
 )
 
 schedules = Table(
@@ -195,6 +198,9 @@ services = Table(
     Column("meeting_provider", String(32)),
     # a customer with this many no-shows books only with a person's approval
     Column("approval_after_no_shows", Integer),
+    Column("payment", String(16), nullable=False, server_default="none"),
+    Column("deposit", JSON),
+    Column("cancellation_policy", JSON),
     UniqueConstraint("org_id", "slug", name="uq_services_org_slug"),
 )
 
@@ -412,4 +418,72 @@ waitlist_entries = Table(
     Column("created_at", Instant, nullable=False),
     Column("updated_at", Instant, nullable=False),
     Index("ix_waitlist_entries_service", "org_id", "service_id", "state", "line"),
+)
+
+# A booking's payment through a gateway (migration 0008). `external_id` is the gateway's id,
+# unknown until the payments.create job has started the payment.
+payments = Table(
+    "payments", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("booking_id", String(40), ForeignKey("bookings.id"), nullable=False, unique=True),
+    Column("gateway", String(32), nullable=False),
+    Column("external_id", String(255)),
+    Column("kind", String(16), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False, server_default="0"),
+    Column("client_secret", String(255)),
+    Column("data", JSON, nullable=False),
+    Column("last_event_at", Instant),
+    Column("created_at", Instant, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+    UniqueConstraint("gateway", "external_id", name="uq_payments_gateway_external_id"),
+)
+
+refunds = Table(
+    "refunds", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("payment_id", String(40), ForeignKey("payments.id"), nullable=False, index=True),
+    Column("booking_id", String(40), ForeignKey("bookings.id"), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(32), nullable=False),
+    # the gateway's idempotency key: one refund per decision, however often it is retried
+    Column("key", String(255), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("external_id", String(255)),
+    Column("error", Text),
+    Column("created_at", Instant, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+)
+
+# Webhook events already applied: a redelivery finds its id here and changes nothing.
+payment_events = Table(
+    "payment_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _org(),
+    Column("gateway", String(32), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("created", Instant, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("received_at", Instant, nullable=False),
+    UniqueConstraint("gateway", "event_id", name="uq_payment_events_gateway_event_id"),
+)
+
+fees = Table(
+    "fees", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _org(),
+    Column("booking_id", String(40), ForeignKey("bookings.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("due_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", Instant, nullable=False),
+    UniqueConstraint("booking_id", "kind", name="uq_fees_booking_id"),
 )

@@ -34,6 +34,7 @@ from slotwise.store.repositories.audit import SqlAuditLog, SqlRepairs
 from slotwise.store.repositories.bookings import SqlBookings, SqlCustomers, SqlSeries
 from slotwise.store.repositories.catalog import SqlBlocks
 from slotwise.store.repositories.outbox import SqlOutbox
+from slotwise.store.repositories.payments import SqlPayments
 from slotwise.store.repositories.waitlist import SqlWaitlist
 
 _LOCK_NAMESPACE = 0x51_07  # first key of the two-key advisory lock: "slotwise resource"
@@ -70,6 +71,7 @@ class SqlUnitOfWork:
     audit: AuditLog
     repairs: Repairs
     waitlist: Waitlist
+    payments: ports.PaymentRecords
 
     def __init__(self, engine: Engine, *, write: bool = False,
                  holds: HoldsFactory = SqlHoldStore,
@@ -111,6 +113,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(connection)
         self.repairs = SqlRepairs(connection)
         self.waitlist = SqlWaitlist(connection)
+        self.payments = SqlPayments(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -49,6 +49,7 @@ def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
         waitlist.lapse_offers()
 
     meetings = use_cases.meetings
+    payments = use_cases.payments
 
     def create_link(args: dict[str, Any]) -> None:
         meetings.create_link(args["org_id"], args["booking_id"])
@@ -66,7 +67,10 @@ def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
              Task("meetings.create", create_link, backoff_s=backoff_s, max_attempts=
                   create_attempts(meetings.deadline, backoff_s, at_least=max_attempts)),
              task("meetings.update", update_link),
-             task("meetings.delete", delete_link)]
+             task("meetings.delete", delete_link),
+             task("payments.create", lambda a: payments.start(a["org_id"], a["payment_id"])),
+             task("payments.cancel", lambda a: payments.cancel(a["org_id"], a["payment_id"])),
+             task("payments.refund", lambda a: payments.refund(a["org_id"], a["refund_id"]))]
     # The fixer also fails pending bookings past their deadline, so it runs often.
     periodic = [Periodic("fixer.run", every_s=15), Periodic("health.check", every_s=60),
                 Periodic("lifecycle.settle", every_s=300),

@@ -12,6 +12,7 @@ from slotwise.api.auth import CurrentPrincipal
 from slotwise.api.deps import App
 from slotwise.api.errors import ERROR_RESPONSES
 from slotwise.api.metrics import metrics
+from slotwise.api.routers.payments import booking_answer, with_money
 from slotwise.api.schemas.bookings import (
     BookedOut,
     BookingIn,
@@ -27,6 +28,7 @@ from slotwise.api.schemas.bookings import (
 )
 from slotwise.api.schemas.common import Instant
 from slotwise.app.bookings import Booked, BookingRequest, CustomerDetails, Recurrence
+from slotwise.app.container import UseCases
 from slotwise.domain.booking import BookingStatus
 from slotwise.domain.errors import Conflict, SeriesUnavailable
 from slotwise.domain.model import BookingFilter
@@ -68,10 +70,11 @@ def booking_request(body: PublicBookingIn, service_id: str,
     )
 
 
-def booked_answer(booked: Booked) -> dict[str, Any]:
-    answer = presenters.booking(booked.booking)
+def booked_answer(app: UseCases, booked: Booked) -> dict[str, Any]:
+    answers = with_money(app, booked.occurrences)
+    answer = dict(answers[0])
     if booked.booking.series_id is not None:
-        answer["occurrences"] = [presenters.booking(b) for b in booked.occurrences]
+        answer["occurrences"] = answers
     return answer
 
 
@@ -94,7 +97,7 @@ def counted(request: Request, channel: str, occurrences: int = 1) -> Iterator[No
 def book(body: BookingIn, who: CurrentPrincipal, app: App, request: Request) -> dict[str, Any]:
     with counted(request, "api"):
         booked = app.book(who.org_id, booking_request(body, body.service_id, body.resource_ids))
-    return booked_answer(booked)
+    return booked_answer(app, booked)
 
 
 @router.get("/bookings", response_model=BookingPage)
@@ -116,53 +119,53 @@ def list_bookings(who: CurrentPrincipal, app: App,
     if len(found) > limit and items:
         last = items[-1]
         next_cursor = cursors.encode(app.cursor_secret, [last.start.isoformat(), last.id])
-    return {"items": [presenters.booking(b) for b in items], "next_cursor": next_cursor}
+    return {"items": with_money(app, items, secret=False), "next_cursor": next_cursor}
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut)
 def get_booking(booking_id: str, who: CurrentPrincipal, app: App) -> dict[str, Any]:
-    return presenters.booking(app.bookings.get(who.org_id, booking_id))
+    return booking_answer(app, app.bookings.get(who.org_id, booking_id))
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingOut)
 def cancel(booking_id: str, who: CurrentPrincipal, app: App,
            body: CancelIn | None = None) -> dict[str, Any]:
     reason = body.reason if body else None
-    return presenters.booking(app.cancel(who.org_id, booking_id, reason))
+    return booking_answer(app, app.cancel(who.org_id, booking_id, reason))
 
 
 @router.post("/bookings/{booking_id}/reschedule", response_model=BookingOut)
 def reschedule(booking_id: str, body: RescheduleIn, who: CurrentPrincipal,
                app: App) -> dict[str, Any]:
-    return presenters.booking(app.reschedule(who.org_id, booking_id, body.start))
+    return booking_answer(app, app.reschedule(who.org_id, booking_id, body.start))
 
 
 @router.post("/bookings/{booking_id}/approve", response_model=BookingOut)
 def approve(booking_id: str, who: CurrentPrincipal, app: App) -> dict[str, Any]:
     """Approve a booking waiting in `pending` for approval; with nothing else to wait for
     (a payment, a meeting link) it is confirmed. Not waiting for approval → 409."""
-    return presenters.booking(app.lifecycle.approve(who.org_id, booking_id))
+    return booking_answer(app, app.lifecycle.approve(who.org_id, booking_id))
 
 
 @router.post("/bookings/{booking_id}/decline", response_model=BookingOut)
 def decline(booking_id: str, who: CurrentPrincipal, app: App,
             body: CancelIn | None = None) -> dict[str, Any]:
     """Refuse a booking waiting for approval: it is cancelled and its slot released."""
-    return presenters.booking(app.lifecycle.decline(who.org_id, booking_id,
-                                                    body.reason if body else None))
+    return booking_answer(app, app.lifecycle.decline(who.org_id, booking_id,
+                                                     body.reason if body else None))
 
 
 @router.post("/bookings/{booking_id}/complete", response_model=BookingOut)
 def complete(booking_id: str, who: CurrentPrincipal, app: App) -> dict[str, Any]:
     """Mark a started booking `completed` (bookings are also completed by rule after their
     end)."""
-    return presenters.booking(app.lifecycle.mark(who.org_id, booking_id,
-                                                 BookingStatus.COMPLETED))
+    return booking_answer(app, app.lifecycle.mark(who.org_id, booking_id,
+                                                  BookingStatus.COMPLETED))
 
 
 @router.post("/bookings/{booking_id}/no-show", response_model=BookingOut)
 def no_show(booking_id: str, who: CurrentPrincipal, app: App) -> dict[str, Any]:
     """Mark a started booking `no_show` (also after the rule completed it); it counts in the
-    customer's no-show history."""
-    return presenters.booking(app.lifecycle.mark(who.org_id, booking_id,
-                                                 BookingStatus.NO_SHOW))
+    customer's no-show history, and the policy's no-show fee is recorded in `fees`."""
+    return booking_answer(app, app.lifecycle.mark(who.org_id, booking_id,
+                                                  BookingStatus.NO_SHOW))

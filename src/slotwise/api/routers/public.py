@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from slotwise.api import presenters
 from slotwise.api.deps import App
 from slotwise.api.errors import ERROR_RESPONSES
 from slotwise.api.routers.bookings import booked_answer, booking_request, counted
+from slotwise.api.routers.payments import booking_answer
 from slotwise.api.routers.services import availability_answer
 from slotwise.api.schemas.bookings import (
     AvailabilityOut,
@@ -46,20 +46,20 @@ class PublicServices(BaseModel):
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut)
 def get_booking(booking_id: str, token: Token, app: App) -> dict[str, Any]:
-    return presenters.booking(app.bookings.get(None, booking_id, manage_token=token))
+    return booking_answer(app, app.bookings.get(None, booking_id, manage_token=token))
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingOut)
 def cancel(booking_id: str, token: Token, app: App,
            body: CancelIn | None = None) -> dict[str, Any]:
     reason = body.reason if body else None
-    return presenters.booking(app.cancel(None, booking_id, reason, manage_token=token))
+    return booking_answer(app, app.cancel(None, booking_id, reason, manage_token=token))
 
 
 @router.post("/bookings/{booking_id}/reschedule", response_model=BookingOut)
 def reschedule(booking_id: str, token: Token, body: RescheduleIn,
                app: App) -> dict[str, Any]:
-    return presenters.booking(app.reschedule(None, booking_id, body.start, manage_token=token))
+    return booking_answer(app, app.reschedule(None, booking_id, body.start, manage_token=token))
 
 
 @router.get("/{org_slug}/services", response_model=PublicServices)
@@ -96,7 +96,7 @@ def book(org_slug: str, service_slug: str, body: PublicBookingIn, app: App,
     service = service_by_slug(app, org.id, service_slug)
     with counted(request, "public"):
         booked = app.book(org.id, booking_request(body, service.id))
-    return {**booked_answer(booked), "manage_token": booked.manage_token}
+    return {**booked_answer(app, booked), "manage_token": booked.manage_token}
 
 
 def service_by_slug(app: App, org_id: str, slug: str) -> Any:

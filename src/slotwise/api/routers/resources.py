@@ -8,6 +8,7 @@ from slotwise.api import cursors, presenters
 from slotwise.api.auth import CurrentPrincipal
 from slotwise.api.deps import App
 from slotwise.api.errors import ERROR_RESPONSES
+from slotwise.api.routers.payments import MONEY_FIELDS, money_fields
 from slotwise.api.schemas.catalog import (
     BlockIn,
     BlockOut,
@@ -38,9 +39,16 @@ _NOT_NULL = ("name", "kind", "timezone", "capacity", "tags", "buffer_before_min"
 
 def _patch(body: ResourcePatch | LocationPatch) -> dict[str, Any]:
     """The fields a PATCH sets. An explicit null on a required field leaves it unchanged; on
-    a rule (notice, horizon, limits) it removes the rule."""
+    a rule (notice, horizon, limits), a deposit or a cancellation policy it removes it."""
     changes = body.model_dump(exclude_unset=True)
-    return {k: v for k, v in changes.items() if not (k in _NOT_NULL and v is None)}
+    changes = {k: v for k, v in changes.items() if not (k in _NOT_NULL and v is None)}
+    return {**changes, **money_fields(changes)}
+
+
+def _fields(body: ResourceIn | LocationIn) -> dict[str, Any]:
+    """A create body's fields, its money fields as domain values."""
+    return {**body.model_dump(exclude=set(MONEY_FIELDS)),
+            **money_fields(body.model_dump(exclude_unset=True, include=set(MONEY_FIELDS)))}
 
 
 def _schedule(body: ScheduleIn, org_id: str, resource_id: str = "",
@@ -62,7 +70,7 @@ def _schedule(body: ScheduleIn, org_id: str, resource_id: str = "",
 
 @router.post("/locations", status_code=201, response_model=LocationOut)
 def create_location(body: LocationIn, who: CurrentPrincipal, app: App) -> dict[str, Any]:
-    location = app.catalog.create_location(who, LocationFields(**body.model_dump()))
+    location = app.catalog.create_location(who, LocationFields(**_fields(body)))
     return presenters.location(location)
 
 
@@ -106,7 +114,7 @@ def get_location_schedule(location_id: str, who: CurrentPrincipal,
 
 @router.post("/resources", status_code=201, response_model=ResourceOut)
 def create_resource(body: ResourceIn, who: CurrentPrincipal, app: App) -> dict[str, Any]:
-    fields = ResourceFields(**{**body.model_dump(), "kind": ResourceKind(body.kind),
+    fields = ResourceFields(**{**_fields(body), "kind": ResourceKind(body.kind),
                                "tags": tuple(body.tags)})
     return presenters.resource(app.catalog.create_resource(who, fields))
 

@@ -10,6 +10,7 @@ from slotwise.api import presenters
 from slotwise.api.auth import CurrentPrincipal
 from slotwise.api.deps import App
 from slotwise.api.errors import ERROR_RESPONSES
+from slotwise.api.routers.payments import MONEY_FIELDS, money_fields
 from slotwise.api.schemas.bookings import AvailabilityOut
 from slotwise.api.schemas.catalog import (
     RequirementIn,
@@ -61,20 +62,23 @@ def create_service(body: ServiceIn, who: CurrentPrincipal, app: App) -> dict[str
         max_per_week=body.max_per_week, sequence_rules=_sequence_rules(body.sequence_rules),
         meeting_provider=body.meeting_provider,
         approval_after_no_shows=body.approval_after_no_shows,
+        **money_fields(body.model_dump(exclude_unset=True, include=set(MONEY_FIELDS))),
     )
     return presenters.service(app.catalog.create_service(who, fields))
 
 
 _SERVICE_NOT_NULL = ("name", "slug", "duration_min", "step_min", "buffer_before_min",
                      "buffer_after_min", "min_notice_min", "max_advance_days", "capacity",
-                     "requirements", "requires_approval", "sequence_rules")
+                     "requirements", "requires_approval", "sequence_rules", "payment")
 
 
 @router.patch("/services/{service_id}", response_model=ServiceOut)
 def update_service(service_id: str, body: ServicePatch, who: CurrentPrincipal,
                    app: App) -> dict[str, Any]:
     """Change some fields. An explicit null on a required field leaves it unchanged; on
-    `price` or a limit it removes it. Existing bookings keep their times and resources."""
+    `price`, a limit, `deposit` or `cancellation_policy` it removes it. Existing bookings
+    keep their times, resources and (when they have a payment) the policy they were booked
+    under."""
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()
                if not (k in _SERVICE_NOT_NULL and v is None)}
     if "requirements" in changes:
@@ -83,6 +87,7 @@ def update_service(service_id: str, body: ServicePatch, who: CurrentPrincipal,
         changes["sequence_rules"] = _sequence_rules(body.sequence_rules or [])
     if "price" in changes:
         changes["price"] = Price(body.price.amount, body.price.currency) if body.price else None
+    changes.update(money_fields(changes))
     return presenters.service(app.catalog.update_service(who, service_id, changes))
 
 

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, EmailStr, Field
 
 from slotwise.api.schemas.common import Body, Instant, Name, Zone
+from slotwise.api.schemas.payments import FeeOut, PaymentOut
 
 Status = Literal["pending", "confirmed", "cancelled", "completed", "no_show", "failed"]
 
@@ -98,6 +99,10 @@ class BookingOut(BaseModel):
         "fails closed if they have not arrived")
     meeting: MeetingOut | None = None
     failure_reason: str | None = None
+    payment: PaymentOut | None = Field(
+        default=None, description="what the booking pays through a gateway; null: nothing")
+    fees: list[FeeOut] = Field(default_factory=list,
+                               description="late-cancellation and no-show fees recorded")
 
 
 class BookedOut(BookingOut):

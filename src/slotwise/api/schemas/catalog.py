@@ -6,6 +6,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from slotwise.api.schemas.common import Body, Instant, Name, Slug, Zone
+from slotwise.api.schemas.payments import (
+    PAYMENT_DESCRIPTION,
+    PaymentModeName,
+    PolicyIn,
+    PolicyOut,
+    ShareIn,
+    ShareOut,
+)
 
 Kind = Literal["practitioner", "room", "equipment", "virtual"]
 # "jitsi": a room on the configured Jitsi (no API call); "http": the configured Zoom-shaped API
@@ -40,6 +48,8 @@ class LocationIn(RulesIn):
     buffer_before_min: Minutes = 0
     buffer_after_min: Minutes = 0
     requires_approval: bool = False
+    cancellation_policy: PolicyIn | None = Field(
+        default=None, description="see docs/payments.md for which level applies")
 
 
 class LocationPatch(RulesIn):
@@ -48,6 +58,7 @@ class LocationPatch(RulesIn):
     buffer_before_min: Minutes | None = None
     buffer_after_min: Minutes | None = None
     requires_approval: bool | None = None
+    cancellation_policy: PolicyIn | None = None
 
 
 class LocationOut(BaseModel):
@@ -61,6 +72,7 @@ class LocationOut(BaseModel):
     max_advance_days: int | None = None
     max_per_day: int | None = None
     max_per_week: int | None = None
+    cancellation_policy: PolicyOut | None = None
 
 
 class ResourceIn(RulesIn):
@@ -73,6 +85,11 @@ class ResourceIn(RulesIn):
     buffer_before_min: Minutes = 0
     buffer_after_min: Minutes = 0
     requires_approval: bool = False
+    deposit: ShareIn | None = Field(
+        default=None, description="taken online from bookings of priced services using this "
+        "resource (needs a payment gateway)")
+    cancellation_policy: PolicyIn | None = Field(
+        default=None, description="see docs/payments.md for which level applies")
 
 
 class ResourcePatch(RulesIn):
@@ -85,6 +102,8 @@ class ResourcePatch(RulesIn):
     buffer_before_min: Minutes | None = None
     buffer_after_min: Minutes | None = None
     requires_approval: bool | None = None
+    deposit: ShareIn | None = None
+    cancellation_policy: PolicyIn | None = None
 
 
 class ResourceOut(BaseModel):
@@ -102,6 +121,8 @@ class ResourceOut(BaseModel):
     max_advance_days: int | None = None
     max_per_day: int | None = None
     max_per_week: int | None = None
+    deposit: ShareOut | None = None
+    cancellation_policy: PolicyOut | None = None
     created_at: Instant
 
 
@@ -235,6 +256,11 @@ class ServiceIn(Body):
         default=None, description="Online service: each booking confirms only once this "
         "provider has made its meeting link. None: in person.")
     approval_after_no_shows: NoShows | None = None
+    payment: PaymentModeName = Field(default="none", description=PAYMENT_DESCRIPTION)
+    deposit: ShareIn | None = Field(default=None,
+                                    description="with payment \"deposit\" (and only then)")
+    cancellation_policy: PolicyIn | None = Field(
+        default=None, description="see docs/payments.md for which level applies")
 
 
 class ServicePatch(Body):
@@ -255,6 +281,9 @@ class ServicePatch(Body):
     sequence_rules: list[SequenceRuleIn] | None = Field(default=None, max_length=20)
     meeting_provider: MeetingProviderName | None = None
     approval_after_no_shows: NoShows | None = None
+    payment: PaymentModeName | None = None
+    deposit: ShareIn | None = None
+    cancellation_policy: PolicyIn | None = None
 
 
 class RequirementOut(BaseModel):
@@ -292,6 +321,9 @@ class ServiceOut(BaseModel):
     sequence_rules: list[SequenceRuleOut] = Field(default_factory=list)
     meeting_provider: str | None = None
     approval_after_no_shows: int | None = None
+    payment: PaymentModeName = "none"
+    deposit: ShareOut | None = None
+    cancellation_policy: PolicyOut | None = None
     created_at: Instant
 
 

@@ -22,6 +22,15 @@ from slotwise.domain.model import (
     ServiceRequirement,
     WeeklyRule,
 )
+from slotwise.domain.payments import PaymentMode
+from slotwise.engine.policies import (
+    Deposit,
+    Policy,
+    deposit_from_json,
+    deposit_to_json,
+    policy_from_json,
+    policy_to_json,
+)
 from slotwise.store.guard import unique_as_already_exists
 from slotwise.store.tables import (
     blocks,
@@ -48,14 +57,14 @@ class SqlLocations:
     def add(self, location: Location) -> None:
         self._c.execute(insert(locations).values(
             id=location.id, org_id=location.org_id, created_at=location.created_at,
-            **{f: getattr(location, f) for f in _LOCATION_FIELDS},
+            **_location_values(location),
         ))
 
     def update(self, location: Location) -> None:
         self._c.execute(update(locations)
                         .where(locations.c.org_id == location.org_id,
                                locations.c.id == location.id)
-                        .values(**{f: getattr(location, f) for f in _LOCATION_FIELDS}))
+                        .values(**_location_values(location)))
 
     def get(self, org_id: str, location_id: str) -> Location | None:
         return self.many(org_id, [location_id]).get(location_id)
@@ -106,10 +115,32 @@ class SqlLocations:
         ))
 
 
+def _location_values(location: Location) -> dict[str, object]:
+    return {**{f: getattr(location, f) for f in _LOCATION_FIELDS},
+            "cancellation_policy": _policy_json(location.cancellation_policy)}
+
+
 def _location(row: RowMapping) -> Location:
     return Location(id=row["id"], org_id=row["org_id"], created_at=row["created_at"],
                     **{f: row[f] for f in _LOCATION_FIELDS if f != "requires_approval"},
-                    requires_approval=bool(row["requires_approval"]))
+                    requires_approval=bool(row["requires_approval"]),
+                    cancellation_policy=_policy(row["cancellation_policy"]))
+
+
+def _policy_json(policy: Policy | None) -> dict[str, object] | None:
+    return policy_to_json(policy) if policy is not None else None
+
+
+def _policy(value: object) -> Policy | None:
+    return policy_from_json(value) if value is not None else None
+
+
+def _deposit_json(deposit: Deposit | None) -> dict[str, int] | None:
+    return deposit_to_json(deposit) if deposit is not None else None
+
+
+def _deposit(value: object) -> Deposit | None:
+    return deposit_from_json(value) if value is not None else None
 
 
 def _weekly(rows: Sequence[dict[str, object]]) -> tuple[WeeklyRule, ...]:
@@ -176,6 +207,8 @@ def _resource_values(resource: Resource) -> dict[str, object]:
         "buffer_after_min": resource.buffer_after_min,
         "requires_approval": resource.requires_approval,
         **{f: getattr(resource, f) for f in _RULES},
+        "deposit": _deposit_json(resource.deposit),
+        "cancellation_policy": _policy_json(resource.cancellation_policy),
     }
 
 
@@ -187,6 +220,8 @@ def _resource(row: RowMapping) -> Resource:
         buffer_before_min=row["buffer_before_min"], buffer_after_min=row["buffer_after_min"],
         requires_approval=bool(row["requires_approval"]),
         **{f: row[f] for f in _RULES},
+        deposit=_deposit(row["deposit"]),
+        cancellation_policy=_policy(row["cancellation_policy"]),
     )
 
 
@@ -416,6 +451,8 @@ def _service_values(service: Service) -> dict[str, object]:
         "requires_approval": service.requires_approval, "max_per_day": service.max_per_day,
         "max_per_week": service.max_per_week, "meeting_provider": service.meeting_provider,
         "approval_after_no_shows": service.approval_after_no_shows,
+        "payment": service.payment.value, "deposit": _deposit_json(service.deposit),
+        "cancellation_policy": _policy_json(service.cancellation_policy),
     }
 
 
@@ -433,4 +470,6 @@ def _service(row: RowMapping, requirements: tuple[ServiceRequirement, ...],
         max_per_week=row["max_per_week"], sequence_rules=rules,
         meeting_provider=row["meeting_provider"],
         approval_after_no_shows=row["approval_after_no_shows"],
+        payment=PaymentMode(row["payment"]), deposit=_deposit(row["deposit"]),
+        cancellation_policy=_policy(row["cancellation_policy"]),
     )
