@@ -158,7 +158,7 @@ def test_a_payment_that_does_not_arrive_in_time_fails_the_booking_and_frees_the_
         assert container.use_cases.lifecycle.expire_pending() >= 1
         failed = _booking(org, booked["id"])
         assert failed["status"] == "failed"
-        assert failed["failure_reason"] == "the payment did not arrive in time"
+        assert failed["failure_reason"] == "The payment did not arrive in time"
         assert START in _starts(org, svc["id"])
         wait_for(lambda: fake.intent(pi)["status"] == "canceled")
 

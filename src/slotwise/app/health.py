@@ -7,6 +7,8 @@ lagging worker delays confirmations, links and messages but bookings are still t
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from slotwise.domain.ports import UnitOfWorkFactory
@@ -15,6 +17,20 @@ from slotwise.domain.ports import UnitOfWorkFactory
 def _wall_now() -> datetime:
     # Job engines schedule on the wall clock (see store/jobs.py); so is their lag measured.
     return datetime.now(UTC)
+
+
+def _guarded(check: Callable[[HealthChecks], str | None]) -> Callable[[HealthChecks], str | None]:
+    """A check that cannot read its figures says so instead of raising: /readyz must answer
+    (the database check itself decides whether it is 503)."""
+
+    @functools.wraps(check)
+    def guarded(self: HealthChecks) -> str | None:
+        try:
+            return check(self)
+        except Exception as error:
+            return f"cannot tell: {type(error).__name__}"
+
+    return guarded
 
 
 class HealthChecks:
@@ -26,6 +42,7 @@ class HealthChecks:
         self._outbox_lag = outbox_lag
         self._failures_window = failures_window
 
+    @_guarded
     def jobs(self) -> str | None:
         """Worker lag: how long the oldest due job has waited for a worker."""
         now = _wall_now()
@@ -36,6 +53,7 @@ class HealthChecks:
                     f"{int((now - oldest).total_seconds())} s (is a worker running?)")
         return None
 
+    @_guarded
     def outbox(self) -> str | None:
         """Outbox backlog: events the relay has not published yet."""
         now = _wall_now()
@@ -46,6 +64,7 @@ class HealthChecks:
                     f"{int((now - oldest).total_seconds())} s")
         return None
 
+    @_guarded
     def integrations(self) -> str | None:
         """Failing integrations: jobs that ran out of attempts lately, per task."""
         with self._uow() as uow:
