@@ -20,9 +20,8 @@ from typing import Any, TypeVar
 import httpx
 
 from slotwise.bootstrap import Container, Worker
-from slotwise.queues.embedded import EmbeddedWorker
-from slotwise.queues.procrastinate import ProcrastinateWorker
 from slotwise.testing.fakes.stripe import FakeStripe
+from slotwise.testing.workers import running
 from slotwise.worker.tasks import registry
 
 T = TypeVar("T")
@@ -41,17 +40,8 @@ def running_jobs(container: Container, *, backoff_s: int = 1) -> Iterator[Worker
     engine its database uses, until the block ends."""
     jobs = registry(container.use_cases, max_attempts=3, backoff_s=backoff_s,
                     settle_after=timedelta(days=365))
-    worker: Worker
-    if container.settings.is_sqlite:
-        worker = EmbeddedWorker(container.uow, jobs, poll_s=0.05)
-    else:
-        worker = ProcrastinateWorker(container.settings.database_url, container.uow, jobs,
-                                     concurrency=2)
-    worker.start()
-    try:
+    with running(container, jobs) as worker:
         yield worker
-    finally:
-        worker.stop()
 
 
 def wait_for(probe: Callable[[], T | None], timeout_s: float = 20) -> T:
