@@ -29,20 +29,26 @@ from slotwise.app.jobs import OperateJobs
 from slotwise.app.lifecycle import ApprovalGate, Gates, Lifecycle
 from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.meetings import MeetingGate, MeetingLinks, MeetingProviders, MeetingReactor
+from slotwise.app.notifications import Links, NotificationReactor, Notifications
 from slotwise.app.payments import PaymentGate, PaymentReactor, Payments
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
 from slotwise.app.waitlist import OperateWaitlist, WaitlistReactor
+from slotwise.app.webhooks import OperateWebhooks, WebhookReactor
 from slotwise.domain.meetings import MeetingProvider
 from slotwise.domain.payments import PaymentGateway
 from slotwise.domain.ports import Clock
 from slotwise.holds.fallback import CircuitBreaker, RedisHoldsFactory
 from slotwise.holds.redis import RedisHoldStore
 from slotwise.holds.sql import SqlHoldStore
+from slotwise.integrations.email import SmtpMailer
 from slotwise.integrations.meetings import HttpMeetings, JitsiMeetings
+from slotwise.integrations.messages import TemplateMessages
 from slotwise.integrations.passwords import Argon2Hasher
 from slotwise.integrations.payments.on_site import PayOnSite
 from slotwise.integrations.payments.stripe import StripeGateway
+from slotwise.integrations.sms import TwilioSms
+from slotwise.integrations.webhooks import HttpWebhookPoster
 from slotwise.queues.embedded import EmbeddedWorker
 from slotwise.queues.procrastinate import ProcrastinateWorker
 from slotwise.settings import Settings
@@ -123,6 +129,8 @@ class Container:
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+        for close in self.closers:
+            close()
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()
@@ -185,6 +193,11 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
     closers = [p.close for p in providers.values() if isinstance(p, HttpMeetings)]
     if stripe is not None:
         closers.append(stripe.close)
+    waitlist = OperateWaitlist(uow, clock, search, place_hold, release_hold, book,
+                               _key(settings, "waitlist-offer"),
+                               offer_ttl_s=settings.waitlist_offer_ttl_s)
+    messaging = _messaging(settings, uow, clock, Links(settings.public_base_url,
+                                                       book.manage_token, waitlist.offer_token))
     use_cases = UseCases(
         clock=clock,
         accounts=Accounts(uow, clock,
@@ -208,19 +221,21 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         idempotency=Idempotency(SqlIdempotencyStore(engine), clock),
         jobs=OperateJobs(uow, clock),
         relay=RelayOutbox(uow, clock, reactors=[PaymentReactor(), MeetingReactor(),
-                                                WaitlistReactor()]),
+                                                WaitlistReactor(), NotificationReactor(),
+                                                WebhookReactor()]),
         fixer=Fixer(uow, clock, stuck_after=timedelta(seconds=settings.stuck_job_after_s)),
-        waitlist=OperateWaitlist(uow, clock, search, place_hold, release_hold, book,
-                                 _key(settings, "waitlist-offer"),
-                                 offer_ttl_s=settings.waitlist_offer_ttl_s),
+        waitlist=waitlist,
         health=health,
         payments=Payments(uow, clock, gateways),
         cancellation=cancellation,
+        notifications=messaging.notifications,
+        webhooks=messaging.webhooks,
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
         checks=checks,
     )
     return Container(settings=settings, engine=engine, use_cases=use_cases, uow=uow,
-                     redis=client, meeting_providers=providers, closers=closers)
+                     redis=client, meeting_providers=providers,
+                     closers=[*closers, *messaging.closers])
 
 
 def _stripe(settings: Settings) -> StripeGateway | None:
@@ -229,3 +244,38 @@ def _stripe(settings: Settings) -> StripeGateway | None:
     return StripeGateway(settings.stripe_api_key.get_secret_value(),
                          settings.stripe_webhook_secret.get_secret_value(),
                          api_base=settings.stripe_api_base)
+
+
+@dataclass
+class _Messaging:
+    notifications: Notifications
+    webhooks: OperateWebhooks
+    closers: list[Callable[[], None]]
+
+
+def _messaging(settings: Settings, uow: SqlUnitOfWorkFactory, clock: Clock,
+               links: Links) -> _Messaging:
+    """E-mail over SMTP when `smtp_host` is set and SMS over Twilio when its settings are;
+    without them messages are still rendered, and recorded as `skipped`."""
+    mailer = None
+    if settings.smtp_host:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, sender=settings.mail_from,
+                            username=settings.smtp_username, password=password,
+                            starttls=settings.smtp_starttls, use_ssl=settings.smtp_ssl)
+    closers: list[Callable[[], None]] = []
+    sms = None
+    if (settings.twilio_account_sid and settings.twilio_auth_token
+            and settings.twilio_from):
+        sms = TwilioSms(settings.twilio_account_sid,
+                        settings.twilio_auth_token.get_secret_value(), settings.twilio_from,
+                        api_base=settings.twilio_api_base)
+        closers.append(sms.close)
+    # Signatures carry the wall clock's time: subscribers check them against theirs.
+    poster = HttpWebhookPoster(timeout_s=settings.webhook_timeout_s)
+    closers.append(poster.close)
+    notifications = Notifications(uow, clock, TemplateMessages(clock), links, mailer=mailer,
+                                  sms=sms, org_email=settings.mail_from,
+                                  max_attempts=settings.job_max_attempts)
+    webhooks = OperateWebhooks(uow, clock, poster, max_attempts=settings.job_max_attempts)
+    return _Messaging(notifications, webhooks, closers)

@@ -64,6 +64,21 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     # how long a booking waits for its online payment before it fails closed
     payment_deadline_s: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    # notifications: without `smtp_host` e-mails are rendered and recorded as `skipped`;
+    # SMS go out through Twilio when its three settings are given
+    public_base_url: str = "http://127.0.0.1:8000"  # where customers' links in messages point
+    mail_from: str = "bookings@localhost"  # the sender, and the organizer in invitations
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False  # SMTPS: TLS from the first byte (port 465)
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None  # E.164
+    twilio_api_base: str = "https://api.twilio.com"
+    webhook_timeout_s: float = Field(default=5, gt=0, le=60)
 
     # operations
     log_level: str = "INFO"
@@ -89,6 +104,14 @@ class Settings(BaseSettings):
         if self.stripe_api_key is not None and self.stripe_webhook_secret is None:
             raise ValueError("SLOTWISE_STRIPE_WEBHOOK_SECRET is required with "
                              "SLOTWISE_STRIPE_API_KEY (webhooks could never be verified)")
+        return self
+
+    @model_validator(mode="after")
+    def _check_twilio(self) -> Settings:
+        given = [self.twilio_account_sid, self.twilio_auth_token, self.twilio_from]
+        if any(v is not None for v in given) and any(v is None for v in given):
+            raise ValueError("SMS needs SLOTWISE_TWILIO_ACCOUNT_SID, SLOTWISE_TWILIO_AUTH_TOKEN "
+                             "and SLOTWISE_TWILIO_FROM together")
         return self
 
     @cached_property

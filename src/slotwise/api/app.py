@@ -19,6 +19,7 @@ from slotwise.api.routers import (
     resources,
     services,
     waitlist,
+    webhooks,
 )
 from slotwise.api.schemas.common import Problem, SlotProblem
 from slotwise.app.container import UseCases
@@ -39,7 +40,7 @@ def create_app(use_cases: UseCases) -> FastAPI:
     app.add_middleware(middleware.Observe)
     for module in (ops, accounts, resources, services, bookings, public):
         app.include_router(module.router)
-    for module in (explain, recurrence, jobs, waitlist, payments):
+    for module in (explain, recurrence, jobs, waitlist, payments, webhooks):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

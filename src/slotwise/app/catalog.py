@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,6 +16,7 @@ from slotwise.domain.ids import new_id
 from slotwise.domain.model import (
     Block,
     Location,
+    NotificationSchedule,
     Price,
     Principal,
     Resource,
@@ -85,6 +86,7 @@ class ServiceFields:
     payment: PaymentMode = PaymentMode.NONE
     deposit: Deposit | None = None
     cancellation_policy: Policy | None = None
+    notifications: NotificationSchedule = field(default_factory=NotificationSchedule)
 
 
 class _HasRules(Protocol):
@@ -294,6 +296,7 @@ class Catalog:
                 meeting_provider=fields.meeting_provider,
                 approval_after_no_shows=fields.approval_after_no_shows, payment=fields.payment,
                 deposit=fields.deposit, cancellation_policy=fields.cancellation_policy,
+                notifications=fields.notifications,
             )
             check_service_money(service, online=self._online)
             uow.services.add(service)

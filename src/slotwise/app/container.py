@@ -19,10 +19,12 @@ from slotwise.app.jobs import OperateJobs
 from slotwise.app.lifecycle import Lifecycle
 from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.meetings import MeetingLinks
+from slotwise.app.notifications import Notifications
 from slotwise.app.payments import Payments
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
 from slotwise.app.waitlist import OperateWaitlist
+from slotwise.app.webhooks import OperateWebhooks
 from slotwise.domain.ports import Clock
 
 HealthCheck = Callable[[], "str | None"]
@@ -62,6 +64,8 @@ class UseCases:
     health: HealthChecks
     payments: Payments
     cancellation: CancellationTerms
+    notifications: Notifications
+    webhooks: OperateWebhooks
     cursor_secret: bytes
     # /readyz: name → its check, returning None when healthy, else what is wrong
     checks: dict[str, Dependency] = field(default_factory=dict)

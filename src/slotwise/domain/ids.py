@@ -27,6 +27,9 @@ PREFIXES = {
     "waitlist": "wl",
     "payment": "pay",
     "refund": "rfd",
+    "message": "msg",
+    "webhook": "we",
+    "delivery": "whd",
 }
 
 

@@ -203,6 +203,17 @@ class Price:
 
 
 @dataclass(frozen=True, slots=True)
+class NotificationSchedule:
+    """What a service's customers hear besides the messages its events send at once:
+    reminders `reminders_min` minutes before the start, a review request `review_after_min`
+    minutes after the end (None: none), and text messages besides e-mails when `sms`."""
+
+    reminders_min: tuple[int, ...] = (1440, 60)
+    review_after_min: int | None = 120
+    sms: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     id: str
     org_id: str
@@ -228,6 +239,7 @@ class Service:
     payment: PaymentMode = PaymentMode.NONE
     deposit: Deposit | None = None
     cancellation_policy: Policy | None = None  # None: the resources', location's or default
+    notifications: NotificationSchedule = NotificationSchedule()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import Protocol
 from slotwise.domain.audit import AuditLog, Repairs
 from slotwise.domain.booking import Booking, Hold
 from slotwise.domain.jobs import JobQueue
+from slotwise.domain.messages import Messages
 from slotwise.domain.model import (
     Allocation,
     ApiKey,
@@ -36,6 +37,7 @@ from slotwise.domain.model import (
 )
 from slotwise.domain.payments import BookingFee, BookingPayment, BookingRefund, PaymentEvent
 from slotwise.domain.waitlist import Waitlist
+from slotwise.domain.webhooks import Webhooks
 
 
 class Clock(Protocol):
@@ -283,6 +285,8 @@ class UnitOfWork(Protocol):
     repairs: Repairs
     waitlist: Waitlist
     payments: PaymentRecords
+    messages: Messages
+    webhooks: Webhooks
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

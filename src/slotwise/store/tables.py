@@ -201,6 +201,8 @@ services = Table(
     Column("payment", String(16), nullable=False, server_default="none"),
     Column("deposit", JSON),
     Column("cancellation_policy", JSON),
+    # {reminders_min, review_after_min, sms}; None: the defaults (domain NotificationSchedule)
+    Column("notifications", JSON),
     UniqueConstraint("org_id", "slug", name="uq_services_org_slug"),
 )
 
@@ -486,4 +488,60 @@ fees = Table(
     Column("currency", String(3), nullable=False),
     Column("created_at", Instant, nullable=False),
     UniqueConstraint("booking_id", "kind", name="uq_fees_booking_id"),
+)
+
+# Every message to a customer (migration 0009); `dedupe_key` makes each one go out once.
+messages = Table(
+    "messages", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(index=False),
+    Column("booking_id", String(40), nullable=False),  # or a waitlist entry's id
+    Column("kind", String(32), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("due_at", Instant, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("dedupe_key", String(200), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("claim_token", String(40)),
+    Column("provider_id", String(100)),
+    Column("sent_at", Instant),
+    Column("last_error", Text),
+    Column("created_at", Instant, nullable=False),
+    UniqueConstraint("dedupe_key", name="uq_messages_dedupe_key"),
+    Index("ix_messages_booking", "org_id", "booking_id"),
+    Index("ix_messages_due", "state", "due_at"),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("url", String(2048), nullable=False),
+    Column("secret", String(100), nullable=False),  # signs deliveries: kept, not hashed
+    Column("events", JSON, nullable=False),
+    Column("description", String(500)),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Instant, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # the log's order
+    Column("id", String(40), nullable=False, unique=True),
+    _org(index=False),
+    Column("endpoint_id", String(40), ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", String(40), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("event_created_at", Instant, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("log", JSON, nullable=False),
+    Column("created_at", Instant, nullable=False),
+    Column("delivered_at", Instant),
+    UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+    Index("ix_webhook_deliveries_endpoint", "org_id", "endpoint_id", "seq"),
 )

@@ -13,7 +13,9 @@ from sqlalchemy.engine import Connection
 from slotwise.domain import ports
 from slotwise.domain.audit import AuditLog, Repairs
 from slotwise.domain.jobs import JobQueue
+from slotwise.domain.messages import Messages
 from slotwise.domain.waitlist import Waitlist
+from slotwise.domain.webhooks import Webhooks
 from slotwise.holds.sql import SqlHoldStore
 from slotwise.store.catalog_cache import (
     CachedLocations,
@@ -33,9 +35,11 @@ from slotwise.store.repositories.accounts import (
 from slotwise.store.repositories.audit import SqlAuditLog, SqlRepairs
 from slotwise.store.repositories.bookings import SqlBookings, SqlCustomers, SqlSeries
 from slotwise.store.repositories.catalog import SqlBlocks
+from slotwise.store.repositories.messages import SqlMessages
 from slotwise.store.repositories.outbox import SqlOutbox
 from slotwise.store.repositories.payments import SqlPayments
 from slotwise.store.repositories.waitlist import SqlWaitlist
+from slotwise.store.repositories.webhooks import SqlWebhooks
 
 _LOCK_NAMESPACE = 0x51_07  # first key of the two-key advisory lock: "slotwise resource"
 
@@ -72,6 +76,8 @@ class SqlUnitOfWork:
     repairs: Repairs
     waitlist: Waitlist
     payments: ports.PaymentRecords
+    messages: Messages
+    webhooks: Webhooks
 
     def __init__(self, engine: Engine, *, write: bool = False,
                  holds: HoldsFactory = SqlHoldStore,
@@ -114,6 +120,8 @@ class SqlUnitOfWork:
         self.repairs = SqlRepairs(connection)
         self.waitlist = SqlWaitlist(connection)
         self.payments = SqlPayments(connection)
+        self.messages = SqlMessages(connection)
+        self.webhooks = SqlWebhooks(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 
@@ -33,3 +34,25 @@ def fresh_postgres_database(prefix: str = "slotwise_test") -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def migrated_database(dialect: str, directory: Path) -> Iterator[str]:
+    """A fresh database at the latest migration: a SQLite file in `directory`, or a new
+    PostgreSQL database (dropped afterwards). For tests that must not share one."""
+    from slotwise.store.database import make_engine
+    from slotwise.store.migrate import upgrade
+
+    def migrate(url: str) -> None:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+
+    if dialect == "sqlite":
+        url = f"sqlite:///{directory / 'slotwise.db'}"
+        migrate(url)
+        yield url
+        return
+    with fresh_postgres_database() as url:
+        migrate(url)
+        yield url

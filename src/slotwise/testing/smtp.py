@@ -9,7 +9,8 @@
 It speaks real SMTP (EHLO, MAIL, RCPT, DATA) over TCP, so the client code under test is the
 code that runs in production. `messages` holds them parsed, `raw` as they came over the wire.
 `credentials` turns on AUTH (PLAIN, LOGIN) without TLS (local only) and refuses MAIL from a session
-that has not logged in.
+that has not logged in. `stall_next_reply()` keeps the next message but withholds the server's
+answer to it until `release()`: the sender cannot know it arrived (a crash window to test).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class SmtpSink:
         self.envelopes: list[Envelope] = []
         self._credentials = credentials
         self._failures: list[_Failure] = []
+        self._stall_next = False
+        self._released = threading.Event()
         self._changed = threading.Condition()
         self._controller: Any = None
 
@@ -78,6 +81,7 @@ class SmtpSink:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        self._released.set()
         self._controller.stop()
 
     def fail_next(self, code: int, text: str = "Requested action not taken", *,
@@ -85,6 +89,15 @@ class SmtpSink:
         """Answer the next MAIL FROM, RCPT TO or end of DATA with `code` (once)."""
         with self._changed:
             self._failures.append(_Failure(stage, f"{code} {text}"))
+
+    def stall_next_reply(self) -> None:
+        """Record the next message, then hold back the reply to its DATA until `release()`."""
+        with self._changed:
+            self._stall_next = True
+            self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     def wait_for(self, count: int, timeout_s: float = 5) -> list[EmailMessage]:
         """The first `count` messages received, waiting up to `timeout_s` for them."""
@@ -105,6 +118,11 @@ class SmtpSink:
                     self._failures.remove(failure)
                     return failure.reply
         return None
+
+    def _take_stall(self) -> bool:
+        with self._changed:
+            stall, self._stall_next = self._stall_next, False
+            return stall
 
     def _record(self, envelope: Envelope, raw: bytes) -> None:
         message = BytesParser(policy=default).parsebytes(raw)
@@ -155,4 +173,6 @@ class _Handler:
             return failure
         raw = envelope.original_content or envelope.content
         self._sink._record(Envelope(envelope.mail_from, tuple(envelope.rcpt_tos)), raw)
+        if self._sink._take_stall():
+            await asyncio.get_running_loop().run_in_executor(None, self._sink._released.wait, 60)
         return "250 Message accepted for delivery"

@@ -11,6 +11,8 @@ from typing import Any
 
 from slotwise.app.container import UseCases
 from slotwise.app.meetings import create_attempts
+from slotwise.app.notifications import DISPATCH_TASK, SEND_TASK
+from slotwise.app.webhooks import DELIVER_TASK
 from slotwise.domain.jobs import JobHandler, Loop, Periodic, Registry, Task
 
 log = logging.getLogger("slotwise.worker")
@@ -75,6 +77,25 @@ def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
     periodic = [Periodic("fixer.run", every_s=15), Periodic("health.check", every_s=60),
                 Periodic("lifecycle.settle", every_s=300),
                 Periodic("waitlist.lapse_offers", every_s=15)]
+    notifications, webhooks = use_cases.notifications, use_cases.webhooks
+
+    def send_message(args: dict[str, Any]) -> None:
+        """Sends only a queued message, claimed first; a rerun finding its own claim marks
+        the message failed instead of sending it twice (app/notifications.py)."""
+        notifications.send(args["message_id"], args["claim"])
+
+    def dispatch_messages(_: dict[str, Any]) -> None:
+        """Queues only `scheduled` messages now due, each once (app/notifications.py)."""
+        notifications.dispatch()
+
+    def deliver_webhook(args: dict[str, Any]) -> None:
+        """Posts only a pending delivery; a repeat of a delivered one posts nothing
+        (app/webhooks.py)."""
+        webhooks.deliver(args["delivery_id"])
+
+    tasks += [task(SEND_TASK, send_message), task(DISPATCH_TASK, dispatch_messages),
+              task(DELIVER_TASK, deliver_webhook)]
+    periodic.append(Periodic(DISPATCH_TASK, every_s=15))
     loops = [Loop("relay", use_cases.relay)]
     return Registry(tasks={t.name: t for t in tasks}, periodic=tuple(periodic),
                     loops=tuple(loops))

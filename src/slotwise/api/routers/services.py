@@ -24,7 +24,13 @@ from slotwise.api.schemas.common import Instant, Zone, utc_text
 from slotwise.app.catalog import ServiceFields
 from slotwise.app.container import UseCases
 from slotwise.domain.errors import InvalidInput
-from slotwise.domain.model import Price, ResourceKind, SequenceRule, ServiceRequirement
+from slotwise.domain.model import (
+    NotificationSchedule,
+    Price,
+    ResourceKind,
+    SequenceRule,
+    ServiceRequirement,
+)
 from slotwise.engine.availability import Slot
 
 router = APIRouter(prefix="/v1", tags=["services"], responses=ERROR_RESPONSES)
@@ -63,6 +69,8 @@ def create_service(body: ServiceIn, who: CurrentPrincipal, app: App) -> dict[str
         meeting_provider=body.meeting_provider,
         approval_after_no_shows=body.approval_after_no_shows,
         **money_fields(body.model_dump(exclude_unset=True, include=set(MONEY_FIELDS))),
+        notifications=(body.notifications.schedule() if body.notifications
+                       else NotificationSchedule()),
     )
     return presenters.service(app.catalog.create_service(who, fields))
 
@@ -88,6 +96,9 @@ def update_service(service_id: str, body: ServicePatch, who: CurrentPrincipal,
     if "price" in changes:
         changes["price"] = Price(body.price.amount, body.price.currency) if body.price else None
     changes.update(money_fields(changes))
+    if "notifications" in changes:
+        changes["notifications"] = (body.notifications.schedule() if body.notifications
+                                    else NotificationSchedule())
     return presenters.service(app.catalog.update_service(who, service_id, changes))
 
 

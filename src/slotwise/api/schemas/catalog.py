@@ -14,6 +14,8 @@ from slotwise.api.schemas.payments import (
     ShareIn,
     ShareOut,
 )
+from slotwise.domain.messages import MAX_REMINDER_MIN, SHORT_REMINDER_MAX_MIN, schedule_problem
+from slotwise.domain.model import NotificationSchedule
 
 Kind = Literal["practitioner", "room", "equipment", "virtual"]
 # "jitsi": a room on the configured Jitsi (no API call); "http": the configured Zoom-shaped API
@@ -236,6 +238,38 @@ class PriceIn(Body):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
+class NotificationsIn(Body):
+    """When the service's customers hear from it besides the messages sent at once
+    (confirmation, reschedule, cancellation). Omitted fields take their defaults."""
+
+    reminders_min: list[Annotated[int, Field(ge=1, le=MAX_REMINDER_MIN)]] = Field(
+        default_factory=lambda: [1440, 60], max_length=2,
+        description=f"minutes before the start; at most one up to {SHORT_REMINDER_MAX_MIN} "
+                    "(the \"starting soon\" reminder) and one earlier; [] for none")
+    review_after_min: int | None = Field(
+        default=120, ge=0, le=MAX_REMINDER_MIN,
+        description="minutes after the end for the review request; null for none")
+    sms: bool = Field(default=False, description="text messages too, to customers with a "
+                                                 "phone number in E.164 (+ and country code)")
+
+    @model_validator(mode="after")
+    def _keepable(self) -> NotificationsIn:
+        problem = schedule_problem(self.schedule())
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    def schedule(self) -> NotificationSchedule:
+        return NotificationSchedule(reminders_min=tuple(self.reminders_min),
+                                    review_after_min=self.review_after_min, sms=self.sms)
+
+
+class NotificationsOut(BaseModel):
+    reminders_min: list[int]
+    review_after_min: int | None
+    sms: bool
+
+
 class ServiceIn(Body):
     name: Name
     slug: Slug | None = None
@@ -261,6 +295,8 @@ class ServiceIn(Body):
                                     description="with payment \"deposit\" (and only then)")
     cancellation_policy: PolicyIn | None = Field(
         default=None, description="see docs/payments.md for which level applies")
+    notifications: NotificationsIn | None = Field(
+        default=None, description="reminders, review request and SMS; null: the defaults")
 
 
 class ServicePatch(Body):
@@ -284,6 +320,8 @@ class ServicePatch(Body):
     payment: PaymentModeName | None = None
     deposit: ShareIn | None = None
     cancellation_policy: PolicyIn | None = None
+    notifications: NotificationsIn | None = Field(
+        default=None, description="replaces the whole schedule; null: the defaults")
 
 
 class RequirementOut(BaseModel):
@@ -324,6 +362,7 @@ class ServiceOut(BaseModel):
     payment: PaymentModeName = "none"
     deposit: ShareOut | None = None
     cancellation_policy: PolicyOut | None = None
+    notifications: NotificationsOut
     created_at: Instant
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
@@ -13,6 +14,7 @@ from slotwise.domain.model import (
     Block,
     DateOverride,
     Location,
+    NotificationSchedule,
     Price,
     Resource,
     ResourceKind,
@@ -453,7 +455,22 @@ def _service_values(service: Service) -> dict[str, object]:
         "approval_after_no_shows": service.approval_after_no_shows,
         "payment": service.payment.value, "deposit": _deposit_json(service.deposit),
         "cancellation_policy": _policy_json(service.cancellation_policy),
+        "notifications": _schedule_json(service.notifications),
     }
+
+
+def _schedule_json(schedule: NotificationSchedule) -> dict[str, object] | None:
+    if schedule == NotificationSchedule():
+        return None
+    return {"reminders_min": list(schedule.reminders_min),
+            "review_after_min": schedule.review_after_min, "sms": schedule.sms}
+
+
+def _schedule(value: dict[str, Any] | None) -> NotificationSchedule:
+    if not value:
+        return NotificationSchedule()
+    return NotificationSchedule(reminders_min=tuple(value["reminders_min"]),
+                                review_after_min=value["review_after_min"], sms=value["sms"])
 
 
 def _service(row: RowMapping, requirements: tuple[ServiceRequirement, ...],
@@ -472,4 +489,5 @@ def _service(row: RowMapping, requirements: tuple[ServiceRequirement, ...],
         approval_after_no_shows=row["approval_after_no_shows"],
         payment=PaymentMode(row["payment"]), deposit=_deposit(row["deposit"]),
         cancellation_policy=_policy(row["cancellation_policy"]),
+        notifications=_schedule(row["notifications"]),
     )
