@@ -206,7 +206,7 @@ class RequirementIn(Body):
     count: int = Field(default=1, ge=1, le=50)
     resource_ids: list[str] | None = Field(default=None, max_length=500)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
-    min_capacity: int = Field(default=1, ge=1)
+    min_capacity: int = Field(default=1, ge=1, le=10_000)
     optional: bool = Field(default=False,
                            description="filled when free at the start; never removes a slot")
     mode: Literal["any", "all"] = Field(
@@ -234,7 +234,7 @@ class SequenceRuleOut(BaseModel):
 
 
 class PriceIn(Body):
-    amount: int = Field(ge=0, description="in the currency's minor unit (cents)")
+    amount: int = Field(ge=0, le=10**12, description="in the currency's minor unit (cents)")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 

@@ -21,7 +21,8 @@ PAYMENT_DESCRIPTION = (
 class ShareIn(Body):
     """Exactly one of a fixed amount (minor units) and a percentage (0–100) of the price."""
 
-    amount_minor: int | None = Field(default=None, description="≥ 0, in minor units")
+    amount_minor: int | None = Field(default=None, le=10**12,
+                                     description="≥ 0, in minor units")
     pct: int | None = Field(default=None, description="0–100")
 
 
@@ -33,7 +34,8 @@ class ShareOut(TypedDict, total=False):
 
 
 class TierIn(Body):
-    min_notice_h: int = Field(description="cancelling at least this many hours before the "
+    min_notice_h: int = Field(le=10 * 365 * 24,
+                              description="cancelling at least this many hours before the "
                                           "start (≥ 0) ...")
     refund_pct: int = Field(description="... refunds this share (0–100) of what was paid")
 
