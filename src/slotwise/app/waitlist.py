@@ -155,19 +155,28 @@ class OperateWaitlist:
     def match(self, org_id: str, service_id: str, start: datetime, end: datetime) -> int:
         """Offer freed time in [start, end) to the waiting entries, first joined first: each
         gets the earliest offered start in its own range near that time, held for it.
-        Idempotent: only `waiting` entries get offers, and a slot offered once is held, so a
-        repeat finds nothing more to offer. Returns how many offers it made."""
+
+        Only starts free when the pass begins are offered: a slot freed while the pass runs
+        goes to the matcher its own event starts, which begins at the head of the line, so
+        nobody is passed over. Idempotent: only `waiting` entries get offers, and a slot
+        offered once is held, so a repeat finds nothing more to offer. Returns how many
+        offers it made."""
         now = self._clock.now()
         with self._uow() as uow:
             waiting = uow.waitlist.waiting_for(org_id, service_id, start - _NEAR, end + _NEAR,
                                                limit=20)
+        if not waiting:
+            return 0
+        window = (max(now, start - _NEAR), end + _NEAR)
+        free = ({s.start for s in self._search(org_id, service_id, *window)}
+                if window[0] < window[1] else set())
         offers = 0
         for entry in waiting:
             if entry.range_end <= now:
                 self._set_state(entry, EntryState.EXPIRED, now)
                 continue
-            if self._offer(entry, max(entry.range_start, now, start - _NEAR),
-                           min(entry.range_end, end + _NEAR), now):
+            if free and self._offer(entry, max(entry.range_start, window[0]),
+                                    min(entry.range_end, window[1]), free, now):
                 offers += 1
         return offers
 
@@ -185,12 +194,12 @@ class OperateWaitlist:
         return len(lapsed)
 
     def _offer(self, entry: WaitlistEntry, start: datetime, end: datetime,
-               now: datetime) -> bool:
+               free: set[datetime], now: datetime) -> bool:
         if end <= start:
             return False
         resource_id = entry.resource_ids[0] if entry.resource_ids else None
         slots = self._search(entry.org_id, entry.service_id, start, end, resource_id)
-        for slot in slots:
+        for slot in (s for s in slots if s.start in free):
             try:
                 hold = self._place_hold(entry.org_id, entry.service_id, slot.start,
                                         entry.resource_ids, self.offer_ttl_s)
