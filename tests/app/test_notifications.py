@@ -29,6 +29,7 @@ import pytest
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 
+from slotwise.api.app import create_app
 from slotwise.app.clock import FrozenClock
 from slotwise.app.notifications import INTERRUPTED, NO_SMTP, send_job
 from slotwise.bootstrap import Container, build
@@ -46,6 +47,7 @@ from slotwise.domain.notifications import BookingDetails, MessageKind, message_k
 from slotwise.settings import Settings
 from slotwise.testing.api import Org, book, resource, service, signup
 from slotwise.testing.databases import PostgresUnavailable, migrated_database
+from slotwise.testing.fakes.meetings import FakeZoomServer
 from slotwise.testing.fakes.stripe import FakeStripe
 from slotwise.testing.fakes.twilio import FakeTwilio
 from slotwise.testing.payments import deliver, intent_id, stripe_settings
@@ -247,6 +249,69 @@ def test_the_confirmation_arrives_once_with_its_invitation_then_reminders_and_re
         assert invite(review) is None
         wait_for(lambda: settled(container, org, booked["id"]))
         container.use_cases.notifications.dispatch()  # nothing left: nothing twice
+        time.sleep(0.5)
+    assert len(mails_to(sink, email)) == 4
+    assert set(states(container, org, booked["id"]).values()) == {"sent"}
+
+
+def test_the_whole_way_of_a_paid_online_booking_hold_payment_link_invite_reminders_review(
+        client: TestClient, database_url: str, clock: FrozenClock, sink: SmtpSink,
+        stripe: FakeStripe) -> None:
+    """The issue's first path, every part real or faked at the HTTP layer: a hold, a booking
+    that waits for its payment and its meeting link, Stripe's signed webhook, the Zoom-shaped
+    API making the link, the confirmation with its invitation and the link, the reminders at
+    their instants on a pinned clock, the review request; each message exactly once."""
+    with FakeZoomServer(token="zoom-e2e") as zoom:
+        built = build(settings_for(database_url, sink, meeting_http_base_url=zoom.base_url,
+                                   meeting_http_token="zoom-e2e", **stripe_settings(stripe)),
+                      clock=clock)
+        try:
+            _the_whole_way(TestClient(create_app(built.use_cases)), built, clock, sink, stripe,
+                           zoom)
+        finally:
+            built.close()
+
+
+def _the_whole_way(client: TestClient, container: Container, clock: FrozenClock,
+                   sink: SmtpSink, stripe: FakeStripe, zoom: FakeZoomServer) -> None:
+    org, svc = setup(client, price={"amount": 8000, "currency": "EUR"}, payment="full",
+                     meeting_provider="http", cancellation_policy={"preset": "moderate"})
+    email = customer("whole-way")
+    hold = org.post("/v1/holds", {"service_id": svc["id"], "start": TEN})
+    assert hold.status_code == 201, hold.text
+    with running(container):
+        booked = book(org, svc["id"], TEN, email=email, hold_id=hold.json()["id"])
+        assert booked["status"] == "pending"
+        assert set(booked["awaiting"]) == {"payment", "meeting"}
+        payment = wait_for_value(
+            lambda: (p := org.get(f"/v1/bookings/{booked['id']}").json()["payment"])
+            ["client_secret"] and p)
+        wait_for(lambda: org.get(f"/v1/bookings/{booked['id']}").json()["meeting"] is not None)
+        assert org.get(f"/v1/bookings/{booked['id']}").json()["status"] == "pending"  # unpaid
+        assert mails_to(sink, email) == []
+        assert deliver(client, stripe, stripe.succeed(intent_id(payment))).status_code == 200
+        [confirmation] = _wait_mails(sink, email, 1)
+        confirmed = org.get(f"/v1/bookings/{booked['id']}").json()
+        assert (confirmed["status"], confirmed["awaiting"]) == ("confirmed", [])
+        join_url = confirmed["meeting"]["join_url"]
+        assert {m["join_url"] for m in zoom.meetings.values()} == {join_url}
+        assert join_url in confirmation.get_body(("plain",)).get_content()
+        calendar, event = invite(confirmation)
+        assert (str(calendar["METHOD"]), int(event["SEQUENCE"])) == ("REQUEST", 0)
+        assert str(event["URL"]) == join_url
+        wait_for(lambda: settled(container, org, booked["id"]))
+
+        dispatch_at(container, clock, "2027-03-07T10:00:00Z")  # 24 h before
+        [_, day_before] = _wait_mails(sink, email, 2)
+        assert str(day_before["Subject"]).startswith("Reminder: Check-up")
+        dispatch_at(container, clock, "2027-03-08T09:00:00Z")  # 1 h before
+        [*_, hour_before] = _wait_mails(sink, email, 3)
+        assert join_url in hour_before.get_body(("plain",)).get_content()
+        dispatch_at(container, clock, "2027-03-08T13:00:00Z")  # 2 h after the end
+        [*_, review] = _wait_mails(sink, email, 4)
+        assert str(review["Subject"]) == "How was your Check-up?"
+        wait_for(lambda: settled(container, org, booked["id"]))
+        container.use_cases.notifications.dispatch()
         time.sleep(0.5)
     assert len(mails_to(sink, email)) == 4
     assert set(states(container, org, booked["id"]).values()) == {"sent"}
