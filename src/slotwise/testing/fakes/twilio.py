@@ -31,10 +31,12 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
+
+from slotwise.testing.fakes.http import LocalServer
 
 API = "/2010-04-01"
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
@@ -79,8 +81,7 @@ class FakeTwilio:
         self._failures: list[_Answer] = []
         self._answers_by_token: dict[str, _Answer] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalServer | None = None
 
     @property
     def from_number(self) -> str:
@@ -89,8 +90,7 @@ class FakeTwilio:
     @property
     def base_url(self) -> str:
         assert self._server is not None, "start the fake first (with FakeTwilio() as ...)"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.root_url
 
     def __enter__(self) -> FakeTwilio:
         fake = self
@@ -98,21 +98,13 @@ class FakeTwilio:
         class Handler(_TwilioHandler):
             twilio = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        # A short poll: shutdown() waits for the loop to notice, 0.5 s by default.
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True, name="fake-twilio")
-        self._thread.start()
+        self._server = LocalServer(Handler, "fake-twilio")
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         assert self._server is not None
-        assert self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._server.stop()
 
     def fail_next(self, status: int, code: int | None = None, message: str | None = None
                   ) -> None:

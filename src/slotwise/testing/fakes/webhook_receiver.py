@@ -16,9 +16,11 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
+
+from slotwise.testing.fakes.http import LocalServer
 
 
 @dataclass(frozen=True)
@@ -38,13 +40,11 @@ class WebhookReceiver:
         self.delay_s = delay_s
         self._statuses = list(statuses)
         self._changed = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalServer | None = None
 
     def url(self, path: str = "/") -> str:
         assert self._server is not None, "start the receiver first (with WebhookReceiver() as ...)"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{path}"
+        return f"{self._server.root_url}{path}"
 
     def respond_with(self, *statuses: int) -> None:
         """Answer the next requests with these statuses, the last one from then on."""
@@ -68,21 +68,13 @@ class WebhookReceiver:
         class Handler(_ReceiverHandler):
             owner = receiver
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        # A short poll: shutdown() waits for the loop to notice, 0.5 s by default.
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True, name="webhook-receiver")
-        self._thread.start()
+        self._server = LocalServer(Handler, "webhook-receiver")
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         assert self._server is not None
-        assert self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._server.stop()
 
     def _receive(self, method: str, path: str, headers: dict[str, str], body: bytes) -> int:
         with self._changed:
