@@ -317,6 +317,25 @@ def _the_whole_way(client: TestClient, container: Container, clock: FrozenClock,
     assert set(states(container, org, booked["id"]).values()) == {"sent"}
 
 
+def test_a_booking_that_fails_closed_tells_the_customer_and_the_team_why(
+        client: TestClient, container: Container, clock: FrozenClock, sink: SmtpSink) -> None:
+    org, svc = setup(client, price={"amount": 5000, "currency": "EUR"}, payment="full")
+    email = customer("unpaid")
+    with running(container):
+        booked = book(org, svc["id"], TEN, email=email)
+        clock.advance(timedelta(seconds=container.settings.payment_deadline_s + 1))
+        container.use_cases.fixer.run()
+        [told] = _wait_mails(sink, email, 1)
+        [team] = _wait_mails(sink, org.email, 1)
+    assert str(told["Subject"]).startswith("Booking not completed")
+    assert str(team["Subject"]).startswith("Booking failed: Check-up")
+    text = team.get_body(("plain",)).get_content()
+    assert "The payment did not arrive in time" in text
+    assert email in text
+    assert "/manage/" not in text  # the customer's own link stays theirs
+    assert org.get(f"/v1/bookings/{booked['id']}").json()["status"] == "failed"
+
+
 def _wait_mails(sink: SmtpSink, address: str, count: int) -> list[EmailMessage]:
     wait_for(lambda: len(mails_to(sink, address)) >= count)
     return mails_to(sink, address)

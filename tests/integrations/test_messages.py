@@ -21,7 +21,8 @@ from slotwise.integrations.messages import (
 NOW = datetime(2027, 2, 1, 9, 30, tzinfo=UTC)
 # CLDR's spacing: a narrow no-break space before AM/PM, thin spaces around a range's dash.
 NNBSP, THIN = "\u202f", "\u2009"
-SMS_KINDS = set(MessageKind) - {MessageKind.PENDING, MessageKind.REVIEW_REQUEST}
+SMS_KINDS = set(MessageKind) - {MessageKind.PENDING, MessageKind.REVIEW_REQUEST,
+                                MessageKind.TEAM_FAILED}
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -171,7 +171,8 @@ def _plan(event_type: str, snapshot: dict[str, Any], schedule: NotificationSched
     if event_type in (events.BOOKING_CANCELLED, events.BOOKING_DECLINED):
         return [Planned(MessageKind.CANCELLATION, now)]
     if event_type == events.BOOKING_FAILED:
-        return [Planned(MessageKind.FAILED, now)]
+        # The customer and the team are told why (the team by e-mail to the first owner).
+        return [Planned(MessageKind.FAILED, now), Planned(MessageKind.TEAM_FAILED, now)]
     return []
 
 
@@ -330,6 +331,14 @@ class Notifications:
             reason, refund = booking.cancel_reason, _refunded(uow, booking)
         elif message.kind is MessageKind.FAILED:
             reason, refund = booking.failure_reason, _refunded(uow, booking)
+        elif message.kind is MessageKind.TEAM_FAILED:
+            team = uow.users.owner_email(booking.org_id)
+            if team is None:
+                return "the organisation has no owner to tell"
+            details = self._booking_details(uow, booking, booking.failure_reason,
+                                            _refunded(uow, booking))
+            # In English (staff's language is not known), without the customer's own link.
+            return replace(details, recipient_email=team, locale="en", manage_url=None)
         return self._booking_details(uow, booking, reason, refund)
 
     def _booking_details(self, uow: UnitOfWork, booking: Booking, reason: str | None,

@@ -38,6 +38,7 @@ class MessageKind(StrEnum):
     REVIEW_REQUEST = "review_request"
     FAILED = "failed"  # the booking failed closed; `reason` says why
     WAITLIST_OFFER = "waitlist_offer"
+    TEAM_FAILED = "team_failed"  # to the organisation: a booking failed closed, and why
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,8 @@ class BookingDetails:
     refund: Price | None = None
     offer_url: str | None = None
     offer_expires_at: datetime | None = None
+    # Someone other than the customer receives it (a message to the team about them).
+    recipient_email: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("start", "end", "offer_expires_at"):

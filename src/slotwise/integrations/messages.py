@@ -54,15 +54,17 @@ INVITE_METHODS: dict[MessageKind, Method] = {
     MessageKind.CANCELLATION: "CANCEL",
 }
 # The time and place are history in these, so no link to join the meeting.
-_NO_MEETING_LINK = {MessageKind.CANCELLATION, MessageKind.FAILED, MessageKind.REVIEW_REQUEST}
+_NO_MEETING_LINK = {MessageKind.CANCELLATION, MessageKind.FAILED, MessageKind.REVIEW_REQUEST,
+                    MessageKind.TEAM_FAILED}
 # CLDR's typographic spaces and dashes are not in the GSM 7-bit alphabet: one of them would
 # send a text as UCS-2, 70 characters a part instead of 160.
 _SMS_PLAIN = str.maketrans({"\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2013": "-",
                             "\u2014": "-", "\u2019": "'", "\u201e": '"', "\u201c": '"',
                             "\u201d": '"', "\u00ab": '"', "\u00bb": '"'})
 # A reason or a refund left over in the details must not show up in a later reminder.
-_SHOWS_REASON = {MessageKind.PENDING, MessageKind.CANCELLATION, MessageKind.FAILED}
-_SHOWS_REFUND = {MessageKind.CANCELLATION, MessageKind.FAILED}
+_SHOWS_REASON = {MessageKind.PENDING, MessageKind.CANCELLATION, MessageKind.FAILED,
+                 MessageKind.TEAM_FAILED}
+_SHOWS_REFUND = {MessageKind.CANCELLATION, MessageKind.FAILED, MessageKind.TEAM_FAILED}
 
 
 class TemplateMessages:
@@ -107,7 +109,8 @@ def render_email(kind: MessageKind, details: BookingDetails, *,
             now or datetime.now(UTC), description=_invite_description(details, method, context))
         attachments = (Attachment(INVITE_FILENAME, f"text/calendar; method={method}", invite),)
     return Email(
-        to=details.customer_email, to_name=details.customer_name, subject=subject,
+        to=details.recipient_email or details.customer_email,
+        to_name="" if details.recipient_email else details.customer_name, subject=subject,
         text=text.strip() + "\n", html=html, from_name=details.org_name,
         reply_to=details.org_email, attachments=attachments,
         headers={"Message-ID": message_id(kind, details)},
@@ -192,6 +195,7 @@ def _context(kind: MessageKind, details: BookingDetails, lang: str, locale: Loca
         "org_name": details.org_name,
         "service_name": details.service_name,
         "customer_name": details.customer_name,
+        "customer_email": details.customer_email,
         "location_name": details.location_name,
         "meeting_url": meeting_url,
         "manage_url": details.manage_url,

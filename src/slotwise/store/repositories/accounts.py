@@ -73,6 +73,13 @@ class SqlUsers:
         query = select(users).where(users.c.email == email)
         return _user(found) if (found := self._c.execute(query).mappings().first()) else None
 
+    def owner_email(self, org_id: str) -> str | None:
+        query = (select(users.c.email)
+                 .where(users.c.org_id == org_id, users.c.role == Role.OWNER.value)
+                 .order_by(users.c.created_at, users.c.id).limit(1))
+        found: str | None = self._c.execute(query).scalar()
+        return found
+
 
 def _user(row: RowMapping) -> User:
     return User(id=row["id"], org_id=row["org_id"], email=row["email"], role=Role(row["role"]),
