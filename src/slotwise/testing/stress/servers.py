@@ -38,7 +38,8 @@ def free_port() -> int:
 
 
 def children_of(pid: int) -> list[int]:
-    """Pids whose parent is `pid`, read from /proc."""
+    """Live pids whose parent is `pid`, read from /proc (a killed child its parent has not
+    reaped yet is a zombie, not a worker)."""
     found = []
     for stat in glob.glob("/proc/[0-9]*/stat"):
         try:
@@ -47,7 +48,7 @@ def children_of(pid: int) -> list[int]:
             continue  # the process ended while we looked
         # The command name is in parentheses and may contain spaces: split after it.
         fields = text.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and fields[0] != "Z":
             found.append(int(stat.split("/")[2]))
     return sorted(found)
 
