@@ -72,15 +72,17 @@ def test_a_pending_booking_past_its_deadline_fails_closed(
         uow.bookings.update(replace(stored, awaiting=("payment",),
                                     pending_until=clock.now() + timedelta(minutes=15)))
         uow.commit()
-    lifecycle = container.use_cases.lifecycle
-    assert lifecycle.expire_pending() == 0
+    def repairs() -> list[str]:
+        return [r.action for r in container.use_cases.fixer.run() if r.target == booked["id"]]
+
+    assert repairs() == []
     clock.advance(timedelta(minutes=16))
-    assert lifecycle.expire_pending() == 1
+    assert repairs() == ["fail_overdue_pending"]
     failed = org.get(f"/v1/bookings/{booked['id']}").json()
     assert failed["status"] == "failed"
     assert failed["failure_reason"] == "The payment did not arrive in time"
     assert f"{DAY}T10:00:00Z" in _starts(org, svc["id"])
-    assert lifecycle.expire_pending() == 0  # idempotent
+    assert repairs() == []  # idempotent
 
 
 def test_staff_mark_completed_or_no_show_once_started_and_no_shows_are_counted(

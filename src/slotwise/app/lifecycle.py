@@ -187,16 +187,6 @@ class Lifecycle:
             uow.commit()
         return len(ended)
 
-    def expire_pending(self, limit: int = 200) -> int:
-        """Fail closed every pending booking past its deadline (periodic; idempotent: a
-        booking that is no longer pending is skipped)."""
-        now = self._clock.now()
-        with self._uow(write=True) as uow:
-            overdue = uow.bookings.pending_past(now, limit)
-            for booking in overdue:
-                fail_closed(uow, booking, overdue_reason(booking), now)
-            uow.commit()
-        return len(overdue)
 
 
 _WHAT = {"payment": "the payment", "meeting": "the meeting link",

@@ -7,7 +7,7 @@ provider for a meeting, stores it and opens the gate (the last gate confirms). A
 cannot answer now is asked again with the job engine's backoff until the booking's
 `pending_until`; past it, or at once when the provider refuses the request, the booking fails
 closed (`booking.failed` with a reason meant for the customer and the team; the technical
-detail goes to the log). `Lifecycle.expire_pending` fails any booking still waiting at its
+detail goes to the log). The fixer (`app/fixer.py`) fails any booking still waiting at its
 deadline, whatever the jobs are doing.
 
 After that, outbox events drive the link (`MeetingReactor`): a reschedule moves the meeting

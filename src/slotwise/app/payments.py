@@ -6,7 +6,8 @@ A booking that must pay online (`policies.amount_due`) is written `pending`, awa
 starts the payment at the gateway outside any transaction (idempotency key: the booking id)
 and stores its id and client secret, which the customer's browser uses to pay. The gateway's
 webhook then confirms the booking (`satisfy`) or fails it closed (`fail_closed`), releasing
-the slot; a booking still unpaid at its deadline is failed by `Lifecycle.expire_pending`.
+the slot; a booking still unpaid at its deadline is failed by the fixer
+(`app/fixer.py`).
 A booking that fails or is cancelled while unpaid has its payment cancelled (a job, from the
 relay); money that arrives after its booking gave up is refunded in full.
 

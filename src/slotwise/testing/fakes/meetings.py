@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
 
@@ -38,6 +38,7 @@ from slotwise.domain.meetings import (
     MeetingGone,
     MeetingRequest,
 )
+from slotwise.testing.fakes.http import LocalServer
 
 MEETINGS_PATH = "/v2/users/me/meetings"
 MEETING_PREFIX = "/v2/meetings/"
@@ -78,8 +79,7 @@ class FakeZoomServer:
         self._ids = itertools.count(81_234_567_890)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalServer | None = None
         self.port = 0
 
     @property
@@ -101,24 +101,16 @@ class FakeZoomServer:
         if self._server is not None:
             return
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="fake-zoom",
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._server = LocalServer(_handler_for(self), "fake-zoom", self.port)
+        self.port = self._server.port
 
     def down(self) -> None:
         """Stop listening: connections are refused until `up`. Delayed answers are cut short."""
         if self._server is None:
             return
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        assert self._thread is not None
-        self._thread.join()
-        self._server = self._thread = None
+        self._server.stop()
+        self._server = None
 
     def __enter__(self) -> Self:
         self.up()

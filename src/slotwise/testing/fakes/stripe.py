@@ -32,9 +32,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from hashlib import sha256
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from slotwise.testing.fakes.http import LocalServer
 
 __all__ = ["FakeStripe", "SeenRequest", "event_body", "sign"]
 
@@ -163,25 +165,21 @@ class FakeStripe:
         self._state = _State()
         self.requests: list[SeenRequest] = []
         self.events: list[dict[str, Any]] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalServer | None = None
 
     def start(self) -> FakeStripe:
-        self._server = _Server(("127.0.0.1", 0), _Handler, self)
-        # A short poll: `stop` waits up to one interval for the serving loop to notice.
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        daemon=True, name="fake-stripe")
-        self._thread.start()
+        fake = self
+
+        class Handler(_Handler):
+            stripe = fake
+
+        self._server = LocalServer(Handler, "fake-stripe")
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
 
     def __enter__(self) -> FakeStripe:
         return self.start()
@@ -192,8 +190,7 @@ class FakeStripe:
     @property
     def url(self) -> str:
         assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.root_url
 
     # Driving it from a test.
 
@@ -428,23 +425,14 @@ def _error_body(error: dict[str, Any]) -> bytes:
     return json.dumps({"error": error}, indent=2).encode()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
-                 fake: FakeStripe) -> None:
-        super().__init__(address, handler)
-        self.fake = fake
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    stripe: FakeStripe  # set on the subclass `FakeStripe.start` serves
 
     def _answer(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        result = self.server.fake._handle(method, self.path, headers, raw)
+        result = self.stripe._handle(method, self.path, headers, raw)
         if result is None:
             self.close_connection = True
             return

@@ -53,6 +53,18 @@ def children_of(pid: int) -> list[int]:
     return sorted(found)
 
 
+def terminate(process: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
+    """SIGTERM and wait; SIGKILL if it does not stop in time."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout_s)
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -138,15 +150,8 @@ class Server:
         return pids[0]
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=20)
+        if self.process is not None:
+            terminate(self.process)
         self.process = None
         shutil.rmtree(self._dir, ignore_errors=True)
 
@@ -182,13 +187,8 @@ class WorkerProcess:
         self.process.wait(timeout=20)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=20)
+        if self.process is not None:
+            terminate(self.process)
         self.process = None
         shutil.rmtree(self._dir, ignore_errors=True)
 
