@@ -1,0 +1,2 @@
+"""Calendar adapters: one module per provider, each implementing
+`slotwise.domain.calendars.CalendarProvider`."""
