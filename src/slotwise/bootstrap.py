@@ -6,7 +6,7 @@ Nothing connects to anything at import time; `build()` does it, once per process
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -16,6 +16,9 @@ from sqlalchemy import Engine, text
 from slotwise.app.accounts import Accounts
 from slotwise.app.availability import SearchAvailability
 from slotwise.app.bookings import BookSlot
+from slotwise.app.calendar_connections import ConnectCalendars
+from slotwise.app.calendar_export import CalendarExporter, CalendarExportReactor
+from slotwise.app.calendar_sync import CalendarSync
 from slotwise.app.cancellation import CancellationTerms
 from slotwise.app.catalog import Catalog
 from slotwise.app.clock import FrozenClock, SystemClock
@@ -35,6 +38,7 @@ from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
 from slotwise.app.waitlist import OperateWaitlist, WaitlistReactor
 from slotwise.app.webhooks import OperateWebhooks, WebhookReactor
+from slotwise.domain.calendars import CalendarProviderFactory, OAuthClient
 from slotwise.domain.meetings import MeetingProvider
 from slotwise.domain.payments import PaymentGateway
 from slotwise.domain.ports import Clock
@@ -148,7 +152,21 @@ def meeting_providers(settings: Settings) -> dict[str, MeetingProvider]:
     return providers
 
 
-def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = None) -> Container:
+def calendar_adapters(settings: Settings) -> dict[str, CalendarProviderFactory]:
+    """The calendar providers connections may use, by name."""
+    return {}
+
+
+def oauth_clients(settings: Settings) -> dict[str, OAuthClient]:
+    """OAuth flows for the providers whose client credentials are configured."""
+    return {}
+
+
+def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = None,
+          calendar_providers: Mapping[str, CalendarProviderFactory] | None = None
+          ) -> Container:
+    """`calendar_providers` adds to (or replaces) the configured calendar adapters: tests
+    plug in fakes this way."""
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     if migrate:
         upgrade(engine)
@@ -198,6 +216,14 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
                                offer_ttl_s=settings.waitlist_offer_ttl_s)
     messaging = _messaging(settings, uow, clock, Links(settings.public_base_url,
                                                        book.manage_token, waitlist.offer_token))
+    calendar_sync = CalendarSync(
+        uow, clock, {**calendar_adapters(settings), **(calendar_providers or {})},
+        window_days=settings.calendar_window_days,
+        debounce_s=settings.calendar_debounce_ms / 1000,
+        full_every=timedelta(seconds=settings.calendar_full_sync_s),
+        push_base_url=settings.calendar_push_base_url)
+    checks["calendars"] = Dependency(
+        calendar_sync.health, fallback="the last good busy time of each calendar is kept")
     use_cases = UseCases(
         clock=clock,
         accounts=Accounts(uow, clock,
@@ -222,7 +248,8 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         jobs=OperateJobs(uow, clock),
         relay=RelayOutbox(uow, clock, reactors=[PaymentReactor(), MeetingReactor(),
                                                 WaitlistReactor(), NotificationReactor(),
-                                                WebhookReactor()]),
+                                                WebhookReactor(),
+                                                CalendarExportReactor()]),
         fixer=Fixer(uow, clock, stuck_after=timedelta(seconds=settings.stuck_job_after_s)),
         waitlist=waitlist,
         health=health,
@@ -230,6 +257,13 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         cancellation=cancellation,
         notifications=messaging.notifications,
         webhooks=messaging.webhooks,
+        calendar_sync=calendar_sync,
+        calendar_export=CalendarExporter(uow, clock, calendar_sync),
+        calendars=ConnectCalendars(uow, clock, calendar_sync,
+                                   state_key=_key(settings, "calendar-oauth-state"),
+                                   oauth=oauth_clients(settings),
+                                   feed_renderer=None,
+                                   min_poll_s=settings.calendar_min_poll_s),
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
         checks=checks,
     )

@@ -80,6 +80,27 @@ class Settings(BaseSettings):
     twilio_api_base: str = "https://api.twilio.com"
     webhook_timeout_s: float = Field(default=5, gt=0, le=60)
 
+    # calendars: busy time is imported this far ahead; a connection is polled every
+    # `poll_s` (its own, default below); a full reconciliation runs this often; push
+    # notifications are debounced this long. Push needs a public HTTPS base URL
+    # (`calendar_push_base_url`, unset: no push, polling only).
+    calendar_window_days: int = Field(default=365, ge=7, le=3 * 365)
+    calendar_poll_s: int = Field(default=60, ge=1, le=86_400)
+    calendar_min_poll_s: int = Field(default=15, ge=1, le=3600)
+    calendar_full_sync_s: int = Field(default=6 * 3600, ge=60, le=7 * 86_400)
+    calendar_debounce_ms: int = Field(default=500, ge=0, le=60_000)
+    calendar_timeout_s: float = Field(default=10, gt=0, le=120)
+    calendar_push_base_url: str | None = None
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_uri: str = "https://oauth2.googleapis.com/token"
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: SecretStr | None = None
+    microsoft_tenant: str = "common"
+    microsoft_login_base_url: str = "https://login.microsoftonline.com"
+    microsoft_graph_base_url: str = "https://graph.microsoft.com/v1.0"
+
     # operations
     log_level: str = "INFO"
     log_json: bool = True

@@ -270,6 +270,10 @@ class Catalog:
             block = uow.blocks.get(principal.org_id, block_id)
             if block is None or block.resource_id != resource_id:
                 raise NotFound("no such block")
+            if block.connection_id is not None:
+                # The next sync would bring it back: it changes in its own calendar only.
+                raise Conflict(f"this block is busy time from calendar connection "
+                               f"{block.connection_id}; change it in that calendar")
             uow.blocks.delete(principal.org_id, block_id)
             uow.commit()
 

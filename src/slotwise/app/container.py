@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from slotwise.app.accounts import Accounts
 from slotwise.app.availability import SearchAvailability
 from slotwise.app.bookings import BookSlot
+from slotwise.app.calendar_connections import ConnectCalendars
+from slotwise.app.calendar_export import CalendarExporter
+from slotwise.app.calendar_sync import CalendarSync
 from slotwise.app.cancellation import CancellationTerms
 from slotwise.app.catalog import Catalog
 from slotwise.app.explain import ExplainAvailability
@@ -66,6 +69,9 @@ class UseCases:
     cancellation: CancellationTerms
     notifications: Notifications
     webhooks: OperateWebhooks
+    calendar_sync: CalendarSync
+    calendar_export: CalendarExporter
+    calendars: ConnectCalendars
     cursor_secret: bytes
     # /readyz: name → its check, returning None when healthy, else what is wrong
     checks: dict[str, Dependency] = field(default_factory=dict)

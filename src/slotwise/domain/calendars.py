@@ -264,10 +264,13 @@ class CalendarConnection:
     sync_token: str | None = None
     last_sync_at: datetime | None = None
     last_success_at: datetime | None = None
+    last_full_at: datetime | None = None
     last_error: str | None = None
     last_error_at: datetime | None = None
     failures: int = 0
     channel: PushChannel | None = None
+    generation: int = 0  # bumped by every applied sync (see `Calendars.advance`)
+    sync_due_at: datetime | None = None  # a push-triggered sync is deferred for then
 
     def lag(self, now: datetime) -> timedelta | None:
         """How old the busy data is: None before the first successful sync."""
@@ -284,6 +287,7 @@ class CalendarExport:
     ref: EventRef
     sequence: int
     updated_at: datetime
+    fingerprint: str = ""  # what the event was last written from: equal means nothing to do
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +332,15 @@ class Calendars(Protocol):
         """Every connection of every organisation (the poller's and the health check's)."""
         ...
     def update(self, connection: CalendarConnection) -> None: ...
+    def advance(self, connection: CalendarConnection, generation: int) -> bool:
+        """Save a sync's outcome only if no other sync applied since `generation` was read
+        (and bump it): a compare-and-set, so no lock spans the provider round trips."""
+        ...
+    def generation(self, org_id: str, connection_id: str) -> int | None: ...
+    def request_sync(self, org_id: str, connection_id: str, due: datetime) -> bool:
+        """Mark a sync due unless one already is; True when this call marked it."""
+        ...
+    def clear_sync_due(self, org_id: str, connection_id: str) -> None: ...
     def delete(self, org_id: str, connection_id: str) -> None:
         """The connection, its imported blocks and its export records."""
         ...

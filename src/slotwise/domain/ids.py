@@ -30,6 +30,8 @@ PREFIXES = {
     "message": "msg",
     "webhook": "we",
     "delivery": "whd",
+    "calendar": "cal",
+    "feed": "icf",
 }
 
 

@@ -169,6 +169,7 @@ class Block:
     end: datetime
     created_at: datetime
     title: str | None = None
+    connection_id: str | None = None  # set on busy time imported from an external calendar
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from slotwise.domain.audit import AuditLog, Repairs
 from slotwise.domain.booking import Booking, Hold
+from slotwise.domain.calendars import Calendars
 from slotwise.domain.jobs import JobQueue
 from slotwise.domain.messages import Messages
 from slotwise.domain.model import (
@@ -290,6 +291,7 @@ class UnitOfWork(Protocol):
     payments: PaymentRecords
     messages: Messages
     webhooks: Webhooks
+    calendars: Calendars
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

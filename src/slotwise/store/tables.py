@@ -170,8 +170,15 @@ blocks = Table(
     Column("end_at", Instant, nullable=False),
     Column("title", String(500)),
     Column("created_at", Instant, nullable=False),
+    # Set on busy time imported from an external calendar: the connection and the event's key
+    # (`UID` or `UID#recurrence-id`). Such blocks change only by sync.
+    # (No foreign key: SQLite cannot add one to an existing table; deleting a connection deletes
+    # its blocks in the same transaction.)
+    Column("connection_id", String(40)),
+    Column("external_key", String(1024)),
     # Busy time in a window: see migration 0003 for why the range's end comes first.
     Index("ix_blocks_window", "org_id", "resource_id", "end_at", "start_at"),
+    Index("uq_blocks_external", "connection_id", "external_key", unique=True),
 )
 
 services = Table(
@@ -544,4 +551,66 @@ webhook_deliveries = Table(
     Column("delivered_at", Instant),
     UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
     Index("ix_webhook_deliveries_endpoint", "org_id", "endpoint_id", "seq"),
+)
+
+
+# One external calendar tied to one resource (domain/calendars.py). `credentials` are secret
+# (passwords, OAuth tokens) and never leave the server.
+calendar_connections = Table(
+    "calendar_connections", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(),
+    Column("resource_id", String(40), ForeignKey("resources.id"), nullable=False),
+    Column("provider", String(20), nullable=False),
+    Column("calendar_id", String(2048), nullable=False),
+    Column("name", String(200)),
+    Column("config", JSON, nullable=False),
+    Column("credentials", JSON, nullable=False),
+    Column("import_busy", Boolean, nullable=False),
+    Column("export_bookings", Boolean, nullable=False),
+    Column("poll_s", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("sync_token", Text),
+    # Bumped by every applied sync: a sync whose changes were fetched against an older
+    # generation is dropped (another one applied them already), so no lock spans the fetch.
+    Column("generation", Integer, nullable=False, server_default="0"),
+    Column("last_sync_at", Instant),
+    Column("last_success_at", Instant),
+    Column("last_full_at", Instant),
+    Column("last_error", String(1000)),
+    Column("last_error_at", Instant),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    # A push notification sets it (if unset) and defers one sync for then: the debounce.
+    Column("sync_due_at", Instant),
+    Column("channel_id", String(200), unique=True),
+    Column("channel", JSON),
+    Column("created_at", Instant, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+)
+
+# The event each connection holds for each booking it exported.
+calendar_exports = Table(
+    "calendar_exports", metadata,
+    Column("connection_id", String(40), ForeignKey("calendar_connections.id"),
+           primary_key=True),
+    Column("booking_id", String(40), ForeignKey("bookings.id"), primary_key=True),
+    _org(index=False),
+    Column("external_id", String(2048), nullable=False),
+    Column("etag", String(500)),
+    Column("data", JSON, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+    Index("ix_calendar_exports_booking", "org_id", "booking_id"),
+)
+
+# A resource's private ICS feed; the token is a bearer secret, stored hashed.
+calendar_feeds = Table(
+    "calendar_feeds", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(index=False),
+    Column("resource_id", String(40), ForeignKey("resources.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Instant, nullable=False),
+    Column("revoked_at", Instant),
+    Index("ix_calendar_feeds_resource", "org_id", "resource_id"),
 )

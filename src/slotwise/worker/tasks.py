@@ -9,6 +9,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from slotwise.app.calendar_export import EXPORT_TASK
+from slotwise.app.calendar_sync import POLL_TASK, RENEW_TASK, SYNC_TASK
 from slotwise.app.container import UseCases
 from slotwise.app.meetings import create_attempts
 from slotwise.app.notifications import DISPATCH_TASK, SEND_TASK
@@ -96,6 +98,27 @@ def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
     tasks += [task(SEND_TASK, send_message), task(DISPATCH_TASK, dispatch_messages),
               task(DELIVER_TASK, deliver_webhook)]
     periodic.append(Periodic(DISPATCH_TASK, every_s=15))
+    calendars, exporter = use_cases.calendar_sync, use_cases.calendar_export
+
+    def sync_calendar(args: dict[str, Any]) -> None:
+        """Applies a sync only over the generation it read (app/calendar_sync.py): a repeat
+        either re-applies the same state or is dropped."""
+        calendars.sync(args["org_id"], args["connection_id"], full=bool(args.get("full")))
+
+    def export_booking(args: dict[str, Any]) -> None:
+        """Converges the calendar on the booking as it is now: a repeat writes nothing."""
+        exporter.export(args["org_id"], args["connection_id"], args["booking_id"])
+
+    def poll_calendars(_: dict[str, Any]) -> None:
+        """Defers only syncs not already due (Calendars.request_sync)."""
+        calendars.poll()
+
+    def renew_channels(_: dict[str, Any]) -> None:
+        calendars.renew_channels()
+
+    tasks += [task(SYNC_TASK, sync_calendar), task(EXPORT_TASK, export_booking),
+              task(POLL_TASK, poll_calendars), task(RENEW_TASK, renew_channels)]
+    periodic += [Periodic(POLL_TASK, every_s=5), Periodic(RENEW_TASK, every_s=3600)]
     loops = [Loop("relay", use_cases.relay)]
     return Registry(tasks={t.name: t for t in tasks}, periodic=tuple(periodic),
                     loops=tuple(loops))

@@ -317,7 +317,7 @@ class SqlBlocks:
 def _block(row: RowMapping) -> Block:
     return Block(id=row["id"], org_id=row["org_id"], resource_id=row["resource_id"],
                  start=row["start_at"], end=row["end_at"], created_at=row["created_at"],
-                 title=row["title"])
+                 title=row["title"], connection_id=row["connection_id"])
 
 
 class SqlServices:
