@@ -282,3 +282,16 @@ def test_deleting_a_connection_frees_its_busy_time_and_such_blocks_are_not_delet
     assert org.delete(f"/v1/calendars/{connection.id}").status_code == 204
     assert TEN_Z in starts(org, svc["id"])
     assert org.get(f"/v1/calendars/{connection.id}").status_code == 404
+
+
+def test_a_new_connection_takes_the_upcoming_bookings_and_a_reconnect_duplicates_nothing(
+        container: Container, calendar: FakeCalendar, setup: Any) -> None:
+    org, practitioner, svc = setup
+    booked = book(org, svc["id"], TEN_Z)
+    first = connect(container, org, practitioner["id"])
+    with running(container, jobs(container)):
+        wait_for(lambda: [e.uid for e in calendar.events()] == [export_uid(booked["id"])])
+        assert org.delete(f"/v1/calendars/{first.id}").status_code == 204
+        connect(container, org, practitioner["id"])  # the same calendar again
+        wait_for(lambda: calendar.calls.count("create_event") == 2)
+    assert [e.uid for e in calendar.events()] == [export_uid(booked["id"])]

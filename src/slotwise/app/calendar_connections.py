@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from slotwise.app.accounts import require_admin
+from slotwise.app.calendar_export import EXPORT_TASK
 from slotwise.app.calendar_sync import CalendarSync
 from slotwise.domain.booking import BookingStatus
 from slotwise.domain.calendars import (
@@ -35,8 +36,9 @@ from slotwise.domain.calendars import (
 )
 from slotwise.domain.errors import InvalidInput, NotFound
 from slotwise.domain.ids import digest, new_id, new_secret
+from slotwise.domain.jobs import JobSpec
 from slotwise.domain.model import BookingFilter, Principal
-from slotwise.domain.ports import Clock, UnitOfWorkFactory
+from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 _T = TypeVar("_T")
 URL_PROVIDERS = ("caldav", "ics")  # connected with a URL (and a password)
@@ -103,6 +105,7 @@ class ConnectCalendars:
         with self._uow(write=True) as uow:
             uow.calendars.add(connection)
             self._sync.request(uow, connection, now, delay=timedelta(0))
+            _backfill(uow, connection, now)
             uow.commit()
         return connection
 
@@ -155,6 +158,8 @@ class ConnectCalendars:
             uow.calendars.update(after)
             if after.import_busy and status is not ConnectionStatus.DISABLED:
                 self._sync.request(uow, after, now, delay=timedelta(0))
+            if after.export_bookings and not connection.export_bookings:
+                _backfill(uow, after, now)
             uow.commit()
         return after
 
@@ -235,6 +240,7 @@ class ConnectCalendars:
                 connection = replace(probe, calendar_id=primary.id, name=primary.name)
                 uow.calendars.add(connection)
             self._sync.request(uow, connection, now, delay=timedelta(0))
+            _backfill(uow, connection, now)
             uow.commit()
         return connection
 
@@ -318,6 +324,21 @@ class ConnectCalendars:
             tentative=b.status is BookingStatus.PENDING)
             for b in bookings if b.status in (BookingStatus.PENDING, BookingStatus.CONFIRMED)]
         return self._render(events, resource.name)
+
+
+def _backfill(uow: UnitOfWork, connection: CalendarConnection, now: datetime) -> None:
+    """Export the resource's upcoming bookings to a calendar that starts taking them (events
+    carry the booking's UID: one already there from an earlier connection is updated, not
+    duplicated)."""
+    if not connection.export_bookings:
+        return
+    upcoming = uow.bookings.list(connection.org_id, BookingFilter(
+        resource_id=connection.resource_id, start=now, end=now + FEED_FUTURE, limit=5000))
+    for booking in upcoming:
+        if booking.status in (BookingStatus.PENDING, BookingStatus.CONFIRMED):
+            uow.jobs.defer(JobSpec(task=EXPORT_TASK, org_id=connection.org_id, args={
+                "org_id": connection.org_id, "connection_id": connection.id,
+                "booking_id": booking.id}))
 
 
 def _pick(new: _T | None, old: _T) -> _T:

@@ -20,7 +20,7 @@ import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slotwise.domain import events as domain_events
@@ -206,10 +206,13 @@ class CalendarSync:
                 delay: timedelta | None = None) -> bool:
         """Defer one sync of `connection` unless one is already due (in the caller's
         transaction). True when this call deferred it."""
-        due = now + (self._debounce if delay is None else delay)
-        if not uow.calendars.request_sync(connection.org_id, connection.id, due):
+        wait = self._debounce if delay is None else delay
+        if not uow.calendars.request_sync(connection.org_id, connection.id, now + wait):
             return False
-        uow.jobs.defer(JobSpec(task=SYNC_TASK, org_id=connection.org_id, run_at=due,
+        # Job engines schedule by the wall clock, whatever the application's clock says (a
+        # pinned clock in a demo must not postpone the sync by a year).
+        run_at = datetime.now(UTC) + wait if wait > timedelta(0) else None
+        uow.jobs.defer(JobSpec(task=SYNC_TASK, org_id=connection.org_id, run_at=run_at,
                                args={"org_id": connection.org_id,
                                      "connection_id": connection.id}))
         return True
