@@ -38,6 +38,7 @@ def create_app(use_cases: UseCases) -> FastAPI:
     errors.install(app)
     # Starlette runs the last added middleware first: observe wraps idempotency.
     app.middleware("http")(middleware.idempotency)
+    app.add_middleware(middleware.SingleQueryValues)
     app.add_middleware(middleware.Observe)
     for module in (ops, accounts, resources, services, bookings, public):
         app.include_router(module.router)

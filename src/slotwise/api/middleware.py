@@ -6,6 +6,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -28,6 +29,28 @@ from slotwise.domain.model import IdempotencyRecord
 log = logging.getLogger("slotwise.http")
 
 Next = Callable[[Request], Awaitable[Response]]
+
+
+class SingleQueryValues:
+    """A query parameter given twice is refused (422): every parameter of this API takes one
+    value, and silently using the last of several would hide a client's mistake."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("query_string"):
+            names = [name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"),
+                                                   keep_blank_values=True)]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                answer = problem(422, "validation-error", "Invalid request",
+                                 f"query parameter {repeated[0]!r} is given more than once",
+                                 errors=[{"loc": ["query", n], "msg": "given more than once",
+                                          "type": "repeated"} for n in repeated])
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class Observe:
