@@ -85,7 +85,8 @@ class RadicaleServer:
         self.stop()
 
     def _wait_until_answering(self) -> None:
-        assert self._process is not None and self._folder is not None
+        assert self._process is not None
+        assert self._folder is not None
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

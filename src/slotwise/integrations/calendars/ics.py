@@ -106,8 +106,10 @@ def _event(component: Component, zone: tzinfo, series: set[str], own_email: str 
     if not uid or "DTSTART" not in component:
         raise CalendarRejected("a VEVENT without UID or DTSTART")
     uid = str(uid)
-    raw_start = component["DTSTART"].dt
-    raw_end = component["DTEND"].dt if "DTEND" in component else None
+    raw_start = _when(component, "DTSTART")
+    raw_end = _when(component, "DTEND")
+    if raw_start is None:
+        raise CalendarRejected(f"event {uid!r} has a DTSTART that is not a date or time")
     start_utc = _instant(raw_start, zone)
     end_utc = _instant(raw_end, zone) if raw_end is not None else None
     all_day = not isinstance(raw_start, datetime)
@@ -116,8 +118,9 @@ def _event(component: Component, zone: tzinfo, series: set[str], own_email: str 
     if end_utc <= start_utc:
         return None
     key = uid
-    if uid in series and "RECURRENCE-ID" in component:
-        key = f"{uid}#{_recurrence_id(component['RECURRENCE-ID'].dt, zone)}"
+    if uid in series:
+        recurrence_id = _when(component, "RECURRENCE-ID")
+        key = f"{uid}#{_recurrence_id(recurrence_id, zone)}" if recurrence_id else uid
     booking = booking_of_uid(uid) or (str(component[BOOKING_PROPERTY]).strip()
                                       if BOOKING_PROPERTY in component else None)
     summary = component.get("SUMMARY")
@@ -125,6 +128,14 @@ def _event(component: Component, zone: tzinfo, series: set[str], own_email: str 
                          title=str(summary) if summary is not None else None,
                          busy=_is_busy(component, own_email), all_day=all_day,
                          ours=booking or None)
+
+
+def _when(component: Component, name: str) -> date | datetime | None:
+    """A DATE or DATE-TIME property's value (None when absent or of another type)."""
+    if name not in component:
+        return None
+    value = component.decoded(name)
+    return value if isinstance(value, date) else None
 
 
 def _instant(value: date | datetime, zone: tzinfo) -> datetime:
