@@ -52,6 +52,7 @@ class RadicaleServer:
              "--server-hosts", f"127.0.0.1:{self.port}",
              "--auth-type", "htpasswd", "--auth-htpasswd-filename", str(htpasswd),
              "--auth-htpasswd-encryption", "plain",
+             "--auth-delay", "0",  # a wrong password answers at once: auth tests stay fast
              "--storage-filesystem-folder", str(root / "collections")],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
