@@ -89,7 +89,7 @@ def _not_after(modified: datetime, header: str) -> bool:
 
 def _handler_for(feed: IcsFeedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server dispatches on this name
+        def do_GET(self) -> None:  # http.server dispatches on this name
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, extra, body = feed.answer(self.path, headers)
             try:
