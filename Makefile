@@ -10,10 +10,12 @@ run: $(STAMP)  ## install, then serve on the embedded default (SQLite)
 
 check: $(STAMP) services lint test  ## every check: ruff, mypy, import contracts, the whole test suite
 
+# caldav needs niquests, whose urllib3-future wheel overwrites the real urllib3 (requests,
+# schemathesis): built from source with URLLIB3_NO_OVERRIDE it installs beside it instead.
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	URLLIB3_NO_OVERRIDE=1 $(PY) -m pip install --quiet --no-binary urllib3-future -e '.[dev]'
 	touch $(STAMP)
 
 services:
