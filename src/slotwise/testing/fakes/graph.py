@@ -17,7 +17,7 @@ Graph's field names, error bodies and delta semantics, so the adapter is tested 
 
 Delta: a delta link returns what changed in its window since it was issued: changed events in
 full, deleted ones (and ones moved out of the window) as `{"id", "@removed"}`; pages hold
-`odata.maxpagesize` items (the `Prefer` header; `page_size` otherwise). Series are not
+at most `odata.maxpagesize` (the `Prefer` header) and `page_size` items. Series are not
 expanded: every event is a `singleInstance`. Times are answered in UTC whatever `Prefer` says.
 
 A subscription is validated before it is created, as Graph does: the fake POSTs to
@@ -343,7 +343,8 @@ class FakeGraphServer:
             elif state["since"]:  # a first sync has nothing to remove
                 items.append({"@odata.type": "#microsoft.graph.event", "id": event.id,
                               "@removed": {"reason": "deleted"}})
-        size = _page_size(headers.get("prefer", ""), self.page_size)
+        # maxpagesize is a preference: Graph may send fewer, and this fake's cap wins.
+        size = min(_page_size(headers.get("prefer", ""), self.page_size), self.page_size)
         offset = state["offset"]
         page: dict[str, Any] = {"value": items[offset:offset + size]}
         base = f"{self.graph_url}/me/calendars/{calendar_id}/calendarView/delta"
