@@ -141,7 +141,7 @@ class GoogleCalendar:
                 ) -> ChangeSet:
         window = ({"timeMin": _utc(start), "timeMax": _utc(end)} if token is None
                   else {"syncToken": token})
-        reader = _EventReader(self, calendar_id)
+        reader = _EventReader(lambda event_id: self._uid_of(calendar_id, event_id))
         page_token: str | None = None
         while True:
             page = self._execute(self._service.events().list(
@@ -207,6 +207,17 @@ class GoogleCalendar:
         except EventGone:
             return  # expired or stopped already
 
+    def _uid_of(self, calendar_id: str, event_id: str) -> str | None:
+        """The iCalUID of an event, deleted ones included; None when Google forgot it."""
+        try:
+            found = self._execute(self._service.events().get(
+                calendarId=calendar_id, eventId=event_id), "events.get",
+                {404: EventGone, 410: EventGone})
+        except EventGone:
+            return None
+        uid = found.get("iCalUID")
+        return uid if isinstance(uid, str) and uid else None
+
     def _find_by_uid(self, calendar_id: str, uid: str) -> dict[str, Any] | None:
         page = self._execute(self._service.events().list(
             calendarId=calendar_id, iCalUID=uid, showDeleted=True), "events.list(iCalUID)")
@@ -247,11 +258,10 @@ class GoogleCalendar:
 
 class _EventReader:
     """Turns `events.list` pages into events and removed keys, learning the calendar's zone
-    from each page (all-day events need it)."""
+    from each page (all-day events need it). `uid_of` finds a cancelled item's iCalUID."""
 
-    def __init__(self, calendar: GoogleCalendar, calendar_id: str) -> None:
-        self._calendar = calendar
-        self._calendar_id = calendar_id
+    def __init__(self, uid_of: Callable[[str], str | None]) -> None:
+        self._uid_of_event = uid_of
         self._zone: ZoneInfo | None = None
         self._uids: dict[str, str | None] = {}  # event id → iCalUID, for cancelled items
         self.events: list[ExternalEvent] = []
@@ -292,15 +302,8 @@ class _EventReader:
         return None if uid is None else _key(uid, item.get("originalStartTime"))
 
     def _uid_of(self, event_id: str) -> str | None:
-        if event_id not in self._uids:
-            calendar = self._calendar
-            try:
-                found = calendar._execute(calendar._service.events().get(
-                    calendarId=self._calendar_id, eventId=event_id), "events.get",
-                    {404: EventGone, 410: EventGone})
-            except EventGone:
-                found = {}
-            self._uids[event_id] = found.get("iCalUID")
+        if event_id not in self._uids:  # once per series, not once per instance
+            self._uids[event_id] = self._uid_of_event(event_id)
         return self._uids[event_id]
 
     def _when(self, value: Mapping[str, Any]) -> tuple[datetime, bool]:
@@ -412,4 +415,5 @@ def _naive_utc(value: Any) -> datetime | None:
     """google-auth compares expiries as naive UTC."""
     if not value:
         return None
-    return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None)
+    parsed = datetime.fromisoformat(value)
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed

@@ -274,7 +274,7 @@ class MicrosoftCalendar:
         expires_at = self._credentials.get("expires_at")
         if not self._credentials.get("access_token") or not expires_at:
             return True
-        return bool(datetime.fromisoformat(expires_at) - TOKEN_MARGIN <= self._now())
+        return _instant(expires_at) - TOKEN_MARGIN <= self._now()
 
     def _refresh(self) -> None:
         refresh_token = self._credentials["refresh_token"]

@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -214,6 +214,7 @@ class FakeGraphServer:
     def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Answer:
         """Answer one request (called on the server's threads)."""
         parts = urlsplit(target)
+        parts = parts._replace(path=unquote(parts.path))  # ids arrive percent-encoded
         query = {name: values[0] for name, values in parse_qs(parts.query).items()}
         with self._lock:
             self._calls.append(Call(method, target, headers, raw))
