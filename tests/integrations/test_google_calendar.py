@@ -384,3 +384,26 @@ def test_malformed_channel_headers_are_not_a_notification(broken: dict[str, str]
 
 def test_a_request_without_channel_headers_is_not_a_notification() -> None:
     assert parse_google_notification({"Content-Type": "application/json"}) is None
+
+
+def test_a_malformed_event_is_rejected_not_a_crash() -> None:
+    page = {"timeZone": "UTC", "nextSyncToken": "t", "items": [
+        {"id": "x", "status": "confirmed", "iCalUID": "x@google.com", "attendees": ["ana"],
+         "start": {"dateTime": "2027-03-01T10:00:00Z"},
+         "end": {"dateTime": "2027-03-01T11:00:00Z"}},
+    ]}
+    google = Google([({"status": "200"}, json.dumps(page))])
+
+    with pytest.raises(CalendarRejected, match="malformed"):
+        google.calendar.changes(CAL, None, START, END)
+
+
+def test_a_zero_length_event_blocks_nothing() -> None:
+    page = {"timeZone": "UTC", "nextSyncToken": "t", "items": [
+        {"id": "x", "status": "confirmed", "iCalUID": "x@google.com",
+         "start": {"dateTime": "2027-03-01T10:00:00Z"},
+         "end": {"dateTime": "2027-03-01T10:00:00Z"}},
+    ]}
+    google = Google([({"status": "200"}, json.dumps(page))])
+
+    assert google.calendar.changes(CAL, None, START, END).events == ()

@@ -279,7 +279,7 @@ class _EventReader:
                     event = self._event(item)
                     if event is not None:
                         self.events.append(event)
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise CalendarRejected(f"events.list: malformed event {item!r:.200}") from exc
 
     def _event(self, item: Mapping[str, Any]) -> ExternalEvent | None:

@@ -227,7 +227,7 @@ class MicrosoftCalendar:
                 all_day=all_day, ours=_ours(item),
                 busy=item.get("showAs") not in NOT_BUSY_SHOW_AS and not declined
                 and not item.get("isCancelled"))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CalendarRejected(f"malformed event {item!r:.200}") from exc
 
     def _day(self, value: Mapping[str, Any]) -> datetime:
