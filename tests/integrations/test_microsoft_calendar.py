@@ -25,7 +25,8 @@ from slotwise.integrations.calendars.microsoft import (
     MicrosoftCalendar,
     parse_graph_notifications,
 )
-from slotwise.testing.fakes.graph import FakeGraphServer, GraphWebhookEndpoint
+from slotwise.testing.fakes.graph import FakeGraphServer
+from slotwise.testing.fakes.graph_webhook import GraphWebhookEndpoint
 
 START = datetime(2027, 3, 1, tzinfo=UTC)
 END = datetime(2027, 4, 1, tzinfo=UTC)

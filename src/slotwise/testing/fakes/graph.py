@@ -22,29 +22,46 @@ expanded: every event is a `singleInstance`. Times are answered in UTC whatever 
 
 A subscription is validated before it is created, as Graph does: the fake POSTs to
 `notificationUrl?validationToken=...` and requires the token echoed as the body of a 200.
-`GraphWebhookEndpoint` plays the receiving route in tests.
+`graph_webhook.GraphWebhookEndpoint` plays the receiving route in tests; `graph_wire` holds
+Graph's JSON shapes.
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import re
 import secrets
 import threading
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 import httpx
 
+from slotwise.testing.fakes.graph_wire import (
+    Answer,
+    Call,
+    StoredEvent,
+    decode_state,
+    encode_state,
+    error_body,
+    graph_instant,
+    instant,
+    json_object,
+    new_ical_uid,
+    new_id,
+    not_found,
+    page_size,
+    read_body,
+    render_event,
+    send_answer,
+    wall_time,
+)
 from slotwise.testing.fakes.http import LocalServer
 
 MAX_SUBSCRIPTION = timedelta(minutes=4230)
@@ -55,41 +72,6 @@ EXTENDED_FILTER = re.compile(
 TOKEN_PATH = re.compile(r"^/[^/]+/oauth2/v2\.0/token$")
 EVENT_PATH = re.compile(r"^/v1\.0/me/calendars/([^/]+)/events(?:/([^/]+))?$")
 VIEW_PATH = re.compile(r"^/v1\.0/me/calendars/([^/]+)/calendarView(/delta)?$")
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    method: str
-    path: str  # with the query string
-    headers: dict[str, str]  # names lower-cased
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    body: Any = None  # JSON-serialisable, or bytes sent as they are
-    content_type: str = "application/json"
-
-
-@dataclass(slots=True)
-class StoredEvent:
-    id: str
-    calendar_id: str
-    ical_uid: str
-    subject: str
-    start: datetime
-    end: datetime
-    seq: int
-    all_day: bool = False
-    show_as: str = "busy"
-    response: str = "organizer"
-    cancelled: bool = False
-    transaction_id: str | None = None
-    body: str = ""
-    location: str = ""
-    extended: dict[str, str] = field(default_factory=dict)
-    deleted: bool = False
 
 
 @dataclass(slots=True)
@@ -169,7 +151,7 @@ class FakeGraphServer:
     def fail_next(self, n: int = 1, status: int = 503) -> None:
         code = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(status, "UnknownError")
         with self._lock:
-            self._canned.extend([Answer(status, _error_body(code, "Try again later."))] * n)
+            self._canned.extend([Answer(status, error_body(code, "Try again later."))] * n)
 
     def add_event(self, *, subject: str, start: datetime, end: datetime,
                   calendar_id: str | None = None, **fields: Any) -> str:
@@ -177,8 +159,8 @@ class FakeGraphServer:
         `cancelled`, `all_day`, `ical_uid`, ...). Returns its id."""
         with self._lock:
             event = StoredEvent(
-                id=_new_id(), calendar_id=calendar_id or self.calendar_id,
-                ical_uid=fields.pop("ical_uid", None) or _new_ical_uid(), subject=subject,
+                id=new_id(), calendar_id=calendar_id or self.calendar_id,
+                ical_uid=fields.pop("ical_uid", None) or new_ical_uid(), subject=subject,
                 start=start, end=end, seq=next(self._seq), **fields)
             self.events[event.id] = event
             return event.id
@@ -198,10 +180,10 @@ class FakeGraphServer:
         """POST one change notification to the subscription's URL; returns the status."""
         with self._lock:
             subscription = self.subscriptions[subscription_id]
-        resource_id = event_id or _new_id()
+        resource_id = event_id or new_id()
         body = {"value": [{
             "subscriptionId": subscription.id,
-            "subscriptionExpirationDateTime": _graph_instant(subscription.expires_at),
+            "subscriptionExpirationDateTime": graph_instant(subscription.expires_at),
             "changeType": change_type,
             "resource": f"Users/fake-user/Events/{resource_id}",
             "resourceData": {"@odata.type": "#Microsoft.Graph.Event",
@@ -224,10 +206,10 @@ class FakeGraphServer:
                 return self._token(raw)
             if headers.get("authorization", "").removeprefix("Bearer ") not in (
                     self._access_tokens):
-                return Answer(401, _error_body("InvalidAuthenticationToken",
+                return Answer(401, error_body("InvalidAuthenticationToken",
                                                "Access token has expired or is not yet valid."))
         if parts.path == "/v1.0/subscriptions" and method == "POST":
-            return self._subscribe(_json(raw))  # the handshake is made without the lock
+            return self._subscribe(json_object(raw))  # the handshake is made without the lock
         with self._lock:
             return self._route(method, parts.path, query, headers, raw)
 
@@ -241,22 +223,22 @@ class FakeGraphServer:
                 for cid, name in self.calendars.items()]})
         if path.startswith("/v1.0/subscriptions/") and method == "DELETE":
             found = self.subscriptions.pop(path.rsplit("/", 1)[1], None)
-            return Answer(204) if found else Answer(404, _error_body(
+            return Answer(204) if found else Answer(404, error_body(
                 "ResourceNotFound", "The object was not found."))
         if (view := VIEW_PATH.match(path)) and method == "GET":
             if view.group(1) not in self.calendars:
-                return _not_found()
+                return not_found()
             if view.group(2):
                 return self._delta(view.group(1), query, headers)
-            start, end = _instant(query["startDateTime"]), _instant(query["endDateTime"])
-            return Answer(200, {"value": [_render(event) for event in self._live(view.group(1))
+            start, end = instant(query["startDateTime"]), instant(query["endDateTime"])
+            return Answer(200, {"value": [render_event(event) for event in self._live(view.group(1))
                                           if event.start < end and event.end > start]})
         if (match := EVENT_PATH.match(path)) and match.group(1) in self.calendars:
             calendar_id, event_id = match.groups()
             if event_id is None:
                 return self._collection(method, calendar_id, query, raw)
             return self._one(method, calendar_id, event_id, raw)
-        return _not_found()
+        return not_found()
 
     def _collection(self, method: str, calendar_id: str, query: dict[str, str], raw: bytes
                     ) -> Answer:
@@ -265,53 +247,53 @@ class FakeGraphServer:
             if "$filter" in query:
                 found = EXTENDED_FILTER.fullmatch(query["$filter"])
                 if found is None:
-                    return Answer(400, _error_body("BadRequest", "Unsupported filter."))
+                    return Answer(400, error_body("BadRequest", "Unsupported filter."))
                 prop, value = found.group(1).lower(), found.group(2).replace("''", "'")
                 events = [event for event in events if any(
                     key.lower() == prop and stored == value
                     for key, stored in event.extended.items())]
-            return Answer(200, {"value": [_render(event) for event in events]})
+            return Answer(200, {"value": [render_event(event) for event in events]})
         if method != "POST":
-            return Answer(405, _error_body("MethodNotAllowed", "Method not allowed."))
-        body = _json(raw)
+            return Answer(405, error_body("MethodNotAllowed", "Method not allowed."))
+        body = json_object(raw)
         transaction_id = body.get("transactionId")
         for event in self._live(calendar_id):
             if transaction_id and event.transaction_id == transaction_id:
-                return Answer(201, _render(event))  # a retried POST: the first event
+                return Answer(201, render_event(event))  # a retried POST: the first event
         try:
-            event = StoredEvent(id=_new_id(), calendar_id=calendar_id, ical_uid=_new_ical_uid(),
-                                subject=body["subject"], start=_wall(body["start"]),
-                                end=_wall(body["end"]), seq=next(self._seq),
+            event = StoredEvent(id=new_id(), calendar_id=calendar_id, ical_uid=new_ical_uid(),
+                                subject=body["subject"], start=wall_time(body["start"]),
+                                end=wall_time(body["end"]), seq=next(self._seq),
                                 transaction_id=transaction_id)
         except (KeyError, TypeError, ValueError):
-            return Answer(400, _error_body("ErrorInvalidRequest", "Invalid event."))
+            return Answer(400, error_body("ErrorInvalidRequest", "Invalid event."))
         self._apply(event, body)
         self.events[event.id] = event
-        return Answer(201, _render(event))
+        return Answer(201, render_event(event))
 
     def _one(self, method: str, calendar_id: str, event_id: str, raw: bytes) -> Answer:
         event = self.events.get(event_id)
         if event is None or event.deleted or event.calendar_id != calendar_id:
-            return _not_found()
+            return not_found()
         if method == "GET":
-            return Answer(200, _render(event))
+            return Answer(200, render_event(event))
         if method == "DELETE":
             event.deleted, event.seq = True, next(self._seq)
             return Answer(204)
         if method == "PATCH":
-            body = _json(raw)
+            body = json_object(raw)
             try:
                 if "start" in body:
-                    event.start = _wall(body["start"])
+                    event.start = wall_time(body["start"])
                 if "end" in body:
-                    event.end = _wall(body["end"])
+                    event.end = wall_time(body["end"])
             except (KeyError, TypeError, ValueError):
-                return Answer(400, _error_body("ErrorInvalidRequest", "Invalid time."))
+                return Answer(400, error_body("ErrorInvalidRequest", "Invalid time."))
             event.subject = body.get("subject", event.subject)
             self._apply(event, body)
             event.seq = next(self._seq)
-            return Answer(200, _render(event))
-        return Answer(405, _error_body("MethodNotAllowed", "Method not allowed."))
+            return Answer(200, render_event(event))
+        return Answer(405, error_body("MethodNotAllowed", "Method not allowed."))
 
     def _apply(self, event: StoredEvent, body: dict[str, Any]) -> None:
         event.show_as = body.get("showAs", event.show_as)
@@ -324,48 +306,48 @@ class FakeGraphServer:
                ) -> Answer:
         if "$skiptoken" in query or "$deltatoken" in query:
             try:
-                state = _decode(query.get("$skiptoken") or query["$deltatoken"])
+                state = decode_state(query.get("$skiptoken") or query["$deltatoken"])
             except ValueError:
-                return Answer(410, _error_body("SyncStateNotFound",
+                return Answer(410, error_body("SyncStateNotFound",
                                                "The sync state generation is not found."))
             if "$deltatoken" in query:  # a new round: what changed since the link was issued
                 state = {**state, "offset": 0, "until": self._last_seq()}
         else:
             state = {"start": query["startDateTime"], "end": query["endDateTime"], "since": 0,
                      "until": self._last_seq(), "offset": 0}
-        start, end = _instant(state["start"]), _instant(state["end"])
+        start, end = instant(state["start"]), instant(state["end"])
         items: list[dict[str, Any]] = []
         for event in sorted(self.events.values(), key=lambda event: event.seq):
             if event.calendar_id != calendar_id or not (
                     state["since"] < event.seq <= state["until"]):
                 continue
             if not event.deleted and event.start < end and event.end > start:
-                items.append(_render(event, extended=False))
+                items.append(render_event(event, extended=False))
             elif state["since"]:  # a first sync has nothing to remove
                 items.append({"@odata.type": "#microsoft.graph.event", "id": event.id,
                               "@removed": {"reason": "deleted"}})
         # maxpagesize is a preference: Graph may send fewer, and this fake's cap wins.
-        size = min(_page_size(headers.get("prefer", ""), self.page_size), self.page_size)
+        size = min(page_size(headers.get("prefer", ""), self.page_size), self.page_size)
         offset = state["offset"]
         page: dict[str, Any] = {"value": items[offset:offset + size]}
         base = f"{self.graph_url}/me/calendars/{calendar_id}/calendarView/delta"
         if offset + size < len(items):
-            skip = _encode({**state, "offset": offset + size})
+            skip = encode_state({**state, "offset": offset + size})
             page["@odata.nextLink"] = f"{base}?$skiptoken={skip}"
         else:
-            delta = _encode({**state, "since": state["until"]})
+            delta = encode_state({**state, "since": state["until"]})
             page["@odata.deltaLink"] = f"{base}?$deltatoken={delta}"
         return Answer(200, page)
 
     def _subscribe(self, body: dict[str, Any]) -> Answer:
         try:
-            expires_at = _instant(body["expirationDateTime"])
+            expires_at = instant(body["expirationDateTime"])
             url, resource = body["notificationUrl"], body["resource"]
             change_type = body["changeType"]
         except (KeyError, TypeError, ValueError):
-            return Answer(400, _error_body("InvalidRequest", "Missing or invalid field."))
+            return Answer(400, error_body("InvalidRequest", "Missing or invalid field."))
         if not datetime.now(UTC) < expires_at <= datetime.now(UTC) + MAX_SUBSCRIPTION:
-            return Answer(400, _error_body(
+            return Answer(400, error_body(
                 "InvalidRequest", "Subscription expiration can only be 4230 minutes in the "
                                   "future."))
         validation_token = (f"Validation: Testing client application reachability for "
@@ -378,7 +360,7 @@ class FakeGraphServer:
         except httpx.HTTPError:
             valid = False
         if not valid:
-            return Answer(400, _error_body(
+            return Answer(400, error_body(
                 "InvalidRequest", "Subscription validation request failed. Response must "
                                   "exactly match validationToken query parameter."))
         subscription = Subscription(str(uuid.uuid4()), resource, url, body.get("clientState"),
@@ -389,7 +371,7 @@ class FakeGraphServer:
             "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#subscriptions/$entity",
             "id": subscription.id, "resource": resource, "changeType": change_type,
             "clientState": subscription.client_state, "notificationUrl": url,
-            "expirationDateTime": _graph_instant(expires_at),
+            "expirationDateTime": graph_instant(expires_at),
             "applicationId": self.client_id, "creatorId": "fake-user",
             "includeResourceData": False, "latestSupportedTlsVersion": "v1_2"})
 
@@ -429,162 +411,17 @@ class FakeGraphServer:
         return max((event.seq for event in self.events.values()), default=0)
 
 
-class GraphWebhookEndpoint:
-    """Plays the webhook route in tests: echoes `validationToken` as text/plain (unless
-    `echo_validation` is off) and records the notification bodies POSTed to it."""
-
-    def __init__(self) -> None:
-        self.echo_validation = True
-        self.received: list[bytes] = []
-        self._server: LocalServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the endpoint first"
-        return f"{self._server.root_url}/hooks/microsoft"
-
-    def __enter__(self) -> Self:
-        self._server = LocalServer(_endpoint_handler(self), "graph-webhook")
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-
-def _render(event: StoredEvent, *, extended: bool = True) -> dict[str, Any]:
-    """An event as Graph answers it; delta answers carry no extended properties."""
-    rendered: dict[str, Any] = {
-        "@odata.etag": f'W/"{event.seq}"', "id": event.id, "changeKey": str(event.seq),
-        "iCalUId": event.ical_uid, "subject": event.subject, "isAllDay": event.all_day,
-        "isCancelled": event.cancelled, "showAs": event.show_as, "type": "singleInstance",
-        "transactionId": event.transaction_id,
-        "responseStatus": {"response": event.response, "time": "0001-01-01T00:00:00Z"},
-        "start": {"dateTime": _graph_wall(event.start), "timeZone": "UTC"},
-        "end": {"dateTime": _graph_wall(event.end), "timeZone": "UTC"},
-        "body": {"contentType": "text", "content": event.body},
-        "location": {"displayName": event.location}}
-    if extended and event.extended:
-        rendered["singleValueExtendedProperties"] = [
-            {"id": key, "value": value} for key, value in event.extended.items()]
-    return rendered
-
-
-def _wall(value: dict[str, Any]) -> datetime:
-    zone = value.get("timeZone") or "UTC"
-    wall = datetime.fromisoformat(value["dateTime"]).replace(tzinfo=None)
-    return wall.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
-
-
-def _graph_wall(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000")
-
-
-def _graph_instant(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
-
-
-def _instant(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _page_size(prefer: str, default: int) -> int:
-    found = re.search(r"odata\.maxpagesize=(\d+)", prefer)
-    return max(1, int(found.group(1))) if found else default
-
-
-def _encode(state: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
-
-
-def _decode(token: str) -> dict[str, Any]:
-    try:
-        state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, TypeError) as exc:
-        raise ValueError("not a token of this fake") from exc
-    if not isinstance(state, dict):
-        raise ValueError("not a token of this fake")
-    return state
-
-
-def _json(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _new_id() -> str:
-    return "AAMkAD" + secrets.token_urlsafe(30)
-
-
-def _new_ical_uid() -> str:
-    return "040000008200E00074C5B7101A82E00800000000" + secrets.token_hex(16).upper()
-
-
-def _error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message,
-                      "innerError": {"request-id": str(uuid.uuid4()),
-                                     "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")}}}
-
-
-def _not_found() -> Answer:
-    return Answer(404, _error_body("ErrorItemNotFound",
-                                   "The specified object was not found in the store."))
-
-
-def _send(handler: BaseHTTPRequestHandler, answer: Answer) -> None:
-    payload = b"" if answer.body is None else (
-        answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode())
-    try:
-        handler.send_response(answer.status)
-        if payload:
-            handler.send_header("Content-Type", answer.content_type)
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
-    except ConnectionError:
-        pass  # the client gave up: nobody is left to answer
-
-
-def _read(handler: BaseHTTPRequestHandler) -> bytes:
-    length = int(handler.headers.get("Content-Length") or 0)
-    return handler.rfile.read(length) if length else b""
-
-
 def _handler_for(fake: FakeGraphServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
-            raw = _read(self)
+            raw = read_body(self)
             headers = {name.lower(): value for name, value in self.headers.items()}
-            _send(self, fake.handle(self.command, self.path, headers, raw))
+            send_answer(self, fake.handle(self.command, self.path, headers, raw))
 
         # http.server dispatches on these names.
         do_GET = do_POST = do_PATCH = do_DELETE = _serve  # noqa: N815
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # tests read `fake.calls`, not stderr
-
-    return Handler
-
-
-def _endpoint_handler(endpoint: GraphWebhookEndpoint) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = _read(self)
-            query = parse_qs(urlsplit(self.path).query)
-            if "validationToken" in query:
-                token = query["validationToken"][0] if endpoint.echo_validation else "nope"
-                _send(self, Answer(200, token.encode(), "text/plain; charset=utf-8"))
-                return
-            endpoint.received.append(raw)
-            _send(self, Answer(202))
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
 
     return Handler
