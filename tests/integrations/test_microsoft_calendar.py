@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from slotwise.domain.calendars import (
@@ -352,3 +353,27 @@ def test_graph_notifications_are_parsed() -> None:
 def test_malformed_graph_notification_bodies_are_refused(body: bytes) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 (the contract is a plain ValueError)
         parse_graph_notifications(body)
+
+
+def test_every_request_asks_for_utc_times_and_immutable_ids(graph: FakeGraphServer) -> None:
+    Account(graph).calendar.changes(graph.calendar_id, None, START, END)
+
+    [call] = graph.calls
+    assert 'outlook.timezone="UTC"' in call.headers["prefer"]
+    assert 'IdType="ImmutableId"' in call.headers["prefer"]
+
+
+def test_the_fake_returns_the_first_event_to_a_retried_post(graph: FakeGraphServer) -> None:
+    credentials = graph.issue_credentials()
+    url = f"{graph.graph_url}/me/calendars/{graph.calendar_id}/events"
+    body = {"subject": "Check-up", "transactionId": export_uid(BOOKING),
+            "start": {"dateTime": "2027-03-01T13:00:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2027-03-01T13:45:00", "timeZone": "Europe/Berlin"}}
+    headers = {"Authorization": f"Bearer {credentials['access_token']}"}
+
+    first = httpx.post(url, json=body, headers=headers).json()
+    again = httpx.post(url, json=body, headers=headers).json()
+
+    assert first["id"] == again["id"]
+    assert first["start"] == {"dateTime": "2027-03-01T12:00:00.0000000", "timeZone": "UTC"}
+    assert len(graph.events) == 1
