@@ -10,6 +10,7 @@ from slotwise.app.availability import SearchAvailability
 from slotwise.app.bookings import BookSlot
 from slotwise.app.cancellation import CancellationTerms
 from slotwise.app.catalog import Catalog
+from slotwise.app.conflict_resolution import OperateConflicts
 from slotwise.app.explain import ExplainAvailability
 from slotwise.app.fixer import Fixer
 from slotwise.app.health import HealthChecks
@@ -66,6 +67,7 @@ class UseCases:
     cancellation: CancellationTerms
     notifications: Notifications
     webhooks: OperateWebhooks
+    conflicts: OperateConflicts
     cursor_secret: bytes
     # /readyz: name → its check, returning None when healthy, else what is wrong
     checks: dict[str, Dependency] = field(default_factory=dict)

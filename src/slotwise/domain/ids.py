@@ -30,6 +30,7 @@ PREFIXES = {
     "message": "msg",
     "webhook": "we",
     "delivery": "whd",
+    "conflict": "cf",
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from slotwise.domain import ports
 from slotwise.domain.audit import AuditLog, Repairs
+from slotwise.domain.conflicts import Conflicts
 from slotwise.domain.jobs import JobQueue
 from slotwise.domain.messages import Messages
 from slotwise.domain.waitlist import Waitlist
@@ -35,6 +36,7 @@ from slotwise.store.repositories.accounts import (
 from slotwise.store.repositories.audit import SqlAuditLog, SqlRepairs
 from slotwise.store.repositories.bookings import SqlBookings, SqlCustomers, SqlSeries
 from slotwise.store.repositories.catalog import SqlBlocks
+from slotwise.store.repositories.conflicts import SqlConflicts
 from slotwise.store.repositories.messages import SqlMessages
 from slotwise.store.repositories.outbox import SqlOutbox
 from slotwise.store.repositories.payments import SqlPayments
@@ -78,6 +80,7 @@ class SqlUnitOfWork:
     payments: ports.PaymentRecords
     messages: Messages
     webhooks: Webhooks
+    conflicts: Conflicts
 
     def __init__(self, engine: Engine, *, write: bool = False,
                  holds: HoldsFactory = SqlHoldStore,
@@ -122,6 +125,7 @@ class SqlUnitOfWork:
         self.payments = SqlPayments(connection)
         self.messages = SqlMessages(connection)
         self.webhooks = SqlWebhooks(connection)
+        self.conflicts = SqlConflicts(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
