@@ -10,6 +10,7 @@ from slotwise.api.metrics import Metrics
 from slotwise.api.routers import (
     accounts,
     bookings,
+    conflicts,
     explain,
     jobs,
     ops,
@@ -40,7 +41,7 @@ def create_app(use_cases: UseCases) -> FastAPI:
     app.add_middleware(middleware.Observe)
     for module in (ops, accounts, resources, services, bookings, public):
         app.include_router(module.router)
-    for module in (explain, recurrence, jobs, waitlist, payments, webhooks):
+    for module in (explain, recurrence, jobs, waitlist, payments, webhooks, conflicts):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

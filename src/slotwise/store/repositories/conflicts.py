@@ -34,8 +34,8 @@ class SqlConflicts:
         # and this transaction stays usable.
         query = dialect_insert(conflicts).values(_values(conflict)).on_conflict_do_nothing(
             index_elements=[_c.booking_id, _c.resource_id, _c.cause_ref],
-            index_where=text("status = 'open'"))
-        if self._c.execute(query).rowcount:
+            index_where=text("status = 'open'")).returning(_c.id)
+        if self._c.execute(query).first() is not None:
             return conflict, True
         found = self._select(_c.org_id == conflict.org_id, _c.booking_id == conflict.booking_id,
                              _c.resource_id == conflict.resource_id,
