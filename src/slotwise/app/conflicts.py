@@ -9,6 +9,7 @@ booked and is flagged, and an operator picks a way out (`app.conflict_resolution
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ from slotwise.domain.ids import new_id
 from slotwise.domain.model import OutboxEvent
 from slotwise.domain.ports import UnitOfWork
 from slotwise.engine.intervals import TimeRange, merge, subtract
-from slotwise.engine.schedule import open_windows
+from slotwise.engine.schedule import Schedule, open_windows
 
 ACTOR = "conflicts"  # the audit log's actor for what the detector does by itself
 # Bookings lie within a service's horizon, at most 3650 days ahead (the schema's limit).
@@ -59,9 +60,7 @@ class ConflictDetector:
         """Open an `override` conflict for each live booking on the resource that its
         current hours no longer cover (a closed date, shorter hours, a new break). The
         cause reference is the local date where the booking's closed time begins."""
-        resource = uow.resources.get(org_id, resource_id)
-        if resource is None:
-            return []
+        hours = _Hours.of(uow, org_id, resource_id)
         opened = []
         for allocation in uow.bookings.busy(org_id, [resource_id], now, now + _HORIZON):
             if allocation.booked_start is None or allocation.booked_end is None:
@@ -69,10 +68,10 @@ class ConflictDetector:
             booked = TimeRange(allocation.booked_start, allocation.booked_end)
             if booked.end <= now:
                 continue
-            closed, zone = self._closed(uow, org_id, resource_id, booked)
+            closed = hours.closed(booked)
             if closed:
                 clash = TimeRange(closed[0].start, closed[-1].end)
-                day = clash.start.astimezone(ZoneInfo(zone)).date().isoformat()
+                day = clash.start.astimezone(ZoneInfo(hours.zone)).date().isoformat()
                 opened.append(self._open(uow, org_id, allocation.booking_id, resource_id,
                                          clash, ConflictCause.OVERRIDE, day, now))
         return [cid for cid in dict.fromkeys(opened) if cid]
@@ -98,7 +97,7 @@ class ConflictDetector:
             return "the booking no longer uses the resource"
         booked = TimeRange(booking.start, booking.end)
         if conflict.cause is ConflictCause.OVERRIDE:
-            if not self._closed(uow, conflict.org_id, conflict.resource_id, booked)[0]:
+            if not _Hours.of(uow, conflict.org_id, conflict.resource_id).closed(booked):
                 return "the resource's hours cover the booking again"
             return None
         block = uow.blocks.get(conflict.org_id, conflict.cause_ref)
@@ -137,18 +136,29 @@ class ConflictDetector:
                    "start": events.iso(clash.start), "end": events.iso(clash.end)})
         return conflict.id
 
-    @staticmethod
-    def _closed(uow: UnitOfWork, org_id: str, resource_id: str, booked: TimeRange
-                ) -> tuple[list[TimeRange], str]:
-        """The parts of `booked` the resource's own hours leave closed, and their zone."""
+
+@dataclass(frozen=True, slots=True)
+class _Hours:
+    """A resource's own hours (not its location's: only its own changes are a cause)."""
+
+    schedule: Schedule | None  # None: no hours, never open
+    zone: str
+
+    @classmethod
+    def of(cls, uow: UnitOfWork, org_id: str, resource_id: str) -> _Hours:
         resource = uow.resources.get(org_id, resource_id)
         spec = uow.schedules.get(org_id, resource_id)
         if resource is None or spec is None:
-            return [booked], "UTC"  # no hours: never open
+            return cls(None, "UTC")
         zone = schedule_zone(spec, resource)
-        schedule = to_engine_schedule(spec, zone)
-        windows = open_windows(schedule, TimeRange(booked.start - _DAY, booked.end + _DAY))
-        return subtract([booked], merge(w.range for w in windows)), zone
+        return cls(to_engine_schedule(spec, zone), zone)
+
+    def closed(self, booked: TimeRange) -> list[TimeRange]:
+        """The parts of `booked` these hours leave closed."""
+        if self.schedule is None:
+            return [booked]
+        windows = open_windows(self.schedule, TimeRange(booked.start - _DAY, booked.end + _DAY))
+        return subtract([booked], merge(w.range for w in windows))
 
 
 def conflicted_event(booking: Booking, conflict: Conflict, now: datetime
