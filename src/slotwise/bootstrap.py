@@ -22,6 +22,8 @@ from slotwise.app.calendar_sync import CalendarSync
 from slotwise.app.cancellation import CancellationTerms
 from slotwise.app.catalog import Catalog
 from slotwise.app.clock import FrozenClock, SystemClock
+from slotwise.app.conflict_resolution import OperateConflicts
+from slotwise.app.conflicts import ConflictDetector
 from slotwise.app.container import Dependency, UseCases
 from slotwise.app.explain import ExplainAvailability
 from slotwise.app.fixer import Fixer
@@ -214,6 +216,7 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
     waitlist = OperateWaitlist(uow, clock, search, place_hold, release_hold, book,
                                _key(settings, "waitlist-offer"),
                                offer_ttl_s=settings.waitlist_offer_ttl_s)
+    detector = ConflictDetector()
     messaging = _messaging(settings, uow, clock, Links(settings.public_base_url,
                                                        book.manage_token, waitlist.offer_token))
     calendar_sync = CalendarSync(
@@ -231,7 +234,7 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
                                        settings.password_hash_memory_kib),
                           timedelta(seconds=settings.session_lifetime_s)),
         catalog=Catalog(uow, clock, meeting_providers=providers.keys(),
-                        online_payments=stripe is not None),
+                        online_payments=stripe is not None, conflicts=detector),
         search=search,
         explain=ExplainAvailability(uow, clock),
         preview_recurrence=PreviewRecurrence(uow, clock),
@@ -264,6 +267,7 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
                                    oauth=oauth_clients(settings),
                                    feed_renderer=None,
                                    min_poll_s=settings.calendar_min_poll_s),
+        conflicts=OperateConflicts(uow, clock, waitlist, detector),
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
         checks=checks,
     )

@@ -11,6 +11,7 @@ from slotwise.api.routers import (
     accounts,
     bookings,
     calendars,
+    conflicts,
     explain,
     jobs,
     ops,
@@ -42,7 +43,8 @@ def create_app(use_cases: UseCases) -> FastAPI:
     app.add_middleware(middleware.Observe)
     for module in (ops, accounts, resources, services, bookings, public):
         app.include_router(module.router)
-    for module in (explain, recurrence, jobs, waitlist, payments, webhooks, calendars):
+    for module in (explain, recurrence, jobs, waitlist, payments, webhooks, calendars,
+                   conflicts):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

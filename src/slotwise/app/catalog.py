@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from slotwise.app.accounts import require_admin, slugify
+from slotwise.app.conflicts import ConflictDetector
 from slotwise.app.policies import check_resource_money, check_service_money
 from slotwise.app.scheduling import validate_schedule
+from slotwise.domain.conflicts import ConflictCause
 from slotwise.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slotwise.domain.ids import new_id
 from slotwise.domain.model import (
@@ -125,12 +127,15 @@ def check_requirements(requirements: Sequence[ServiceRequirement]) -> None:
 class Catalog:
     """``meeting_providers``: the names a service may choose, those this server has set up.
     ``online_payments``: whether a gateway takes payments online (else services paid in
-    full or by deposit, and resources' deposits, are refused)."""
+    full or by deposit, and resources' deposits, are refused). ``conflicts`` flags the
+    bookings a new block or new hours land on (they stay booked)."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *,
-                 meeting_providers: Iterable[str] = (), online_payments: bool = False) -> None:
+                 meeting_providers: Iterable[str] = (), online_payments: bool = False,
+                 conflicts: ConflictDetector | None = None) -> None:
         self._uow = uow
         self._clock = clock
+        self._conflicts = conflicts or ConflictDetector()
         self._meeting_providers = frozenset(meeting_providers)
         self._online = online_payments
 
@@ -241,10 +246,16 @@ class Catalog:
     def put_schedule(self, principal: Principal, spec: Schedule) -> Schedule:
         require_admin(principal)
         validate_schedule(spec)
-        stored = replace(spec, org_id=principal.org_id, updated_at=self._clock.now())
+        now = self._clock.now()
+        stored = replace(spec, org_id=principal.org_id, updated_at=now)
         with self._uow(write=True) as uow:
             _resource(uow, principal.org_id, spec.resource_id)
             uow.schedules.put(stored)
+            # The hours apply to new bookings; those they no longer cover are flagged.
+            self._conflicts.recheck(uow, org_id=principal.org_id,
+                                    resource_ids=[spec.resource_id], now=now)
+            self._conflicts.flag_closed(uow, org_id=principal.org_id,
+                                        resource_id=spec.resource_id, now=now)
             uow.commit()
         return stored
 
@@ -257,11 +268,16 @@ class Catalog:
 
     def add_block(self, principal: Principal, resource_id: str, start: datetime,
                   end: datetime, title: str | None) -> Block:
+        now = self._clock.now()
         block = Block(id=new_id("block"), org_id=principal.org_id, resource_id=resource_id,
-                      start=start, end=end, title=title, created_at=self._clock.now())
+                      start=start, end=end, title=title, created_at=now)
         with self._uow(write=True) as uow:
             _resource(uow, principal.org_id, resource_id)
             uow.blocks.add(block)
+            # Blocks do not refuse bookings: one already there is flagged, not cancelled.
+            self._conflicts.flag(uow, org_id=principal.org_id, resource_ids=[resource_id],
+                                 start=start, end=end, cause=ConflictCause.BLOCK,
+                                 cause_ref=block.id, now=now)
             uow.commit()
         return block
 
@@ -275,6 +291,8 @@ class Catalog:
                 raise Conflict(f"this block is busy time from calendar connection "
                                f"{block.connection_id}; change it in that calendar")
             uow.blocks.delete(principal.org_id, block_id)
+            self._conflicts.recheck(uow, org_id=principal.org_id, resource_ids=[resource_id],
+                                    now=self._clock.now())
             uow.commit()
 
     def create_service(self, principal: Principal, fields: ServiceFields) -> Service:

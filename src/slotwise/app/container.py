@@ -13,6 +13,7 @@ from slotwise.app.calendar_export import CalendarExporter
 from slotwise.app.calendar_sync import CalendarSync
 from slotwise.app.cancellation import CancellationTerms
 from slotwise.app.catalog import Catalog
+from slotwise.app.conflict_resolution import OperateConflicts
 from slotwise.app.explain import ExplainAvailability
 from slotwise.app.fixer import Fixer
 from slotwise.app.health import HealthChecks
@@ -72,6 +73,7 @@ class UseCases:
     calendar_sync: CalendarSync
     calendar_export: CalendarExporter
     calendars: ConnectCalendars
+    conflicts: OperateConflicts
     cursor_secret: bytes
     # /readyz: name → its check, returning None when healthy, else what is wrong
     checks: dict[str, Dependency] = field(default_factory=dict)

@@ -20,7 +20,7 @@ from slotwise.domain import events
 from slotwise.domain.booking import Booking
 from slotwise.domain.errors import NotFound, OverlapRefused, SlotUnavailable
 from slotwise.domain.ids import digest
-from slotwise.domain.model import BookingFilter, Service
+from slotwise.domain.model import BookingFilter, OutboxEvent, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from slotwise.engine.availability import Slot
 
@@ -92,24 +92,36 @@ class RescheduleBooking:
                     uow, service, booking, start, now) is not None):
                 slot = _new_slot(uow, service, booking, start, now)
             if slot is not None:
-                moved = booking.moved(slot.start, slot.end, slot.resource_ids, now)
-                resources, locations = chosen_resources(uow, booking.org_id, slot)
                 try:
-                    uow.bookings.move(moved, blocked_ranges(service, resources, locations, slot),
-                                      session_key(service, booking.id, slot.start))
+                    moved = move_booking(uow, service, booking, slot, now)
                 except OverlapRefused:
                     pass
                 else:
-                    uow.outbox.add(events.booking_event(
-                        events.BOOKING_RESCHEDULED, moved, now,
-                        previous={"start": events.iso(booking.start),
-                                  "end": events.iso(booking.end),
-                                  "resource_ids": list(booking.resource_ids)}))
                     uow.commit()
                     return moved
             uow.rollback()  # free the locks, and a transaction a refused write aborted
             raise SlotUnavailable("that start is not available", self._search.alternatives(
                 booking.org_id, service, start, exclude=own, uow=uow))
+
+
+def move_booking(uow: UnitOfWork, service: Service, booking: Booking, slot: Slot,
+                 now: datetime) -> Booking:
+    """Write the booking at `slot` (its times and resources) with its allocations, and the
+    reschedule event, in the caller's transaction; the caller holds the resources' locks and
+    has checked the slot. Raises `OverlapRefused` when the guard refuses (roll back then)."""
+    moved = booking.moved(slot.start, slot.end, slot.resource_ids, now)
+    resources, locations = chosen_resources(uow, booking.org_id, slot)
+    uow.bookings.move(moved, blocked_ranges(service, resources, locations, slot),
+                      session_key(service, booking.id, slot.start))
+    uow.outbox.add(rescheduled_event(booking, moved, now))
+    return moved
+
+
+def rescheduled_event(before: Booking, after: Booking, now: datetime) -> OutboxEvent:
+    return events.booking_event(
+        events.BOOKING_RESCHEDULED, after, now,
+        previous={"start": events.iso(before.start), "end": events.iso(before.end),
+                  "resource_ids": list(before.resource_ids)})
 
 
 def _new_slot(uow: UnitOfWork, service: Service, booking: Booking, start: datetime,

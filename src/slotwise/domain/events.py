@@ -19,12 +19,14 @@ BOOKING_FAILED = "booking.failed"
 BOOKING_COMPLETED = "booking.completed"
 BOOKING_NO_SHOW = "booking.no_show"
 WAITLIST_OFFERED = "waitlist.offered"
+BOOKING_CONFLICTED = "booking.conflicted"  # something landed on it: see domain.conflicts
 CALENDAR_FAILED = "calendar.connection_failed"
 CALENDAR_RESTORED = "calendar.connection_restored"
 # Every event type a webhook may subscribe to: add new ones here.
 EVENT_TYPES = (BOOKING_CREATED, BOOKING_CONFIRMED, BOOKING_CANCELLED, BOOKING_RESCHEDULED,
                BOOKING_APPROVED, BOOKING_DECLINED, BOOKING_FAILED, BOOKING_COMPLETED,
-               BOOKING_NO_SHOW, WAITLIST_OFFERED, CALENDAR_FAILED, CALENDAR_RESTORED)
+               BOOKING_NO_SHOW, WAITLIST_OFFERED, BOOKING_CONFLICTED, CALENDAR_FAILED,
+               CALENDAR_RESTORED)
 
 
 def booking_snapshot(booking: Booking) -> dict[str, Any]:

@@ -32,6 +32,7 @@ PREFIXES = {
     "delivery": "whd",
     "calendar": "cal",
     "feed": "icf",
+    "conflict": "cf",
 }
 
 

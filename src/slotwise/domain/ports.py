@@ -15,6 +15,7 @@ from typing import Protocol
 from slotwise.domain.audit import AuditLog, Repairs
 from slotwise.domain.booking import Booking, Hold
 from slotwise.domain.calendars import Calendars
+from slotwise.domain.conflicts import Conflicts
 from slotwise.domain.jobs import JobQueue
 from slotwise.domain.messages import Messages
 from slotwise.domain.model import (
@@ -170,6 +171,12 @@ class Bookings(Protocol):
         """Replace the booking's times, resources and allocations. May raise `OverlapRefused`
         (the transaction must then be rolled back, as for `add`)."""
         ...
+    def swap_resource(self, booking: Booking, from_resource_id: str, to_resource_id: str,
+                      blocked_start: datetime, blocked_end: datetime) -> None:
+        """Store ``booking`` (its new resources) and move its active allocation from one
+        resource to the other, with that blocked range, in place: its other allocations
+        stay as they are. Guarded like `add`: may raise `OverlapRefused`."""
+        ...
     def busy(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
              ) -> builtins.list[Allocation]:
         """Active allocations on those resources whose blocked range overlaps [start, end)."""
@@ -292,6 +299,7 @@ class UnitOfWork(Protocol):
     messages: Messages
     webhooks: Webhooks
     calendars: Calendars
+    conflicts: Conflicts
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

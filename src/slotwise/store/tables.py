@@ -614,3 +614,27 @@ calendar_feeds = Table(
     Column("revoked_at", Instant),
     Index("ix_calendar_feeds_resource", "org_id", "resource_id"),
 )
+
+# Bookings something landed on (migration 0012). At most one open conflict per (booking,
+# resource, cause_ref): a partial unique index, which SQLite and PostgreSQL both enforce.
+conflicts = Table(
+    "conflicts", metadata,
+    Column("id", String(40), primary_key=True),
+    _org(index=False),
+    Column("booking_id", String(40), ForeignKey("bookings.id"), nullable=False),
+    Column("resource_id", String(40), ForeignKey("resources.id"), nullable=False),
+    Column("cause", String(16), nullable=False),
+    Column("cause_ref", String(64), nullable=False),
+    Column("start_at", Instant, nullable=False),
+    Column("end_at", Instant, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("resolution", JSON),
+    Column("created_at", Instant, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+    Column("closed_at", Instant),
+    Index("ix_conflicts_list", "org_id", "status", "start_at", "id"),
+    Index("ix_conflicts_booking", "org_id", "booking_id"),
+    Index("ix_conflicts_resource", "org_id", "resource_id", "status"),
+    Index("uq_conflicts_open", "booking_id", "resource_id", "cause_ref", unique=True,
+          sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+)

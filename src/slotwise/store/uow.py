@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from slotwise.domain import ports
 from slotwise.domain.audit import AuditLog, Repairs
 from slotwise.domain.calendars import Calendars
+from slotwise.domain.conflicts import Conflicts
 from slotwise.domain.jobs import JobQueue
 from slotwise.domain.messages import Messages
 from slotwise.domain.waitlist import Waitlist
@@ -37,6 +38,7 @@ from slotwise.store.repositories.audit import SqlAuditLog, SqlRepairs
 from slotwise.store.repositories.bookings import SqlBookings, SqlCustomers, SqlSeries
 from slotwise.store.repositories.calendars import SqlCalendars
 from slotwise.store.repositories.catalog import SqlBlocks
+from slotwise.store.repositories.conflicts import SqlConflicts
 from slotwise.store.repositories.messages import SqlMessages
 from slotwise.store.repositories.outbox import SqlOutbox
 from slotwise.store.repositories.payments import SqlPayments
@@ -81,6 +83,7 @@ class SqlUnitOfWork:
     messages: Messages
     webhooks: Webhooks
     calendars: Calendars
+    conflicts: Conflicts
 
     def __init__(self, engine: Engine, *, write: bool = False,
                  holds: HoldsFactory = SqlHoldStore,
@@ -126,6 +129,7 @@ class SqlUnitOfWork:
         self.messages = SqlMessages(connection)
         self.webhooks = SqlWebhooks(connection)
         self.calendars = SqlCalendars(connection, lock_rows=self._write)
+        self.conflicts = SqlConflicts(connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

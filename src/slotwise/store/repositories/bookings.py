@@ -154,6 +154,27 @@ class SqlBookings:
                         .values(**_mutable_values(booking)))
         self._allocate(booking, blocked, session_key)
 
+    def swap_resource(self, booking: Booking, from_resource_id: str, to_resource_id: str,
+                      blocked_start: datetime, blocked_end: datetime) -> None:
+        self._c.execute(update(bookings)
+                        .where(bookings.c.org_id == booking.org_id, bookings.c.id == booking.id)
+                        .values(**_mutable_values(booking)))
+        # An UPDATE is guarded like an INSERT (the exclusion constraint; SQLite's trigger
+        # on UPDATE): a concurrent booking of `to_resource_id` makes this refuse.
+        try:
+            self._c.execute(update(allocations)
+                            .where(allocations.c.org_id == booking.org_id,
+                                   allocations.c.booking_id == booking.id,
+                                   allocations.c.resource_id == from_resource_id,
+                                   allocations.c.active.is_(True))
+                            .values(resource_id=to_resource_id,
+                                    blocked_start=epoch(blocked_start),
+                                    blocked_end=epoch(blocked_end)))
+        except IntegrityError as error:
+            if is_overlap_refusal(error):
+                raise OverlapRefused([to_resource_id]) from error
+            raise
+
     def busy(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
              ) -> builtins.list[Allocation]:
         a = allocations.c
