@@ -9,7 +9,9 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
+import httpx
 import redis
 from sqlalchemy import Engine, text
 
@@ -40,13 +42,25 @@ from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
 from slotwise.app.waitlist import OperateWaitlist, WaitlistReactor
 from slotwise.app.webhooks import OperateWebhooks, WebhookReactor
-from slotwise.domain.calendars import CalendarProviderFactory, OAuthClient
+from slotwise.domain.calendars import (
+    CalendarConnection,
+    CalendarProvider,
+    CalendarProviderFactory,
+    OAuthClient,
+    OutgoingEvent,
+)
 from slotwise.domain.meetings import MeetingProvider
 from slotwise.domain.payments import PaymentGateway
 from slotwise.domain.ports import Clock
 from slotwise.holds.fallback import CircuitBreaker, RedisHoldsFactory
 from slotwise.holds.redis import RedisHoldStore
 from slotwise.holds.sql import SqlHoldStore
+from slotwise.integrations.calendars.caldav import CalDavCalendar
+from slotwise.integrations.calendars.google import GoogleCalendar
+from slotwise.integrations.calendars.ics import render_events
+from slotwise.integrations.calendars.ics_subscription import IcsSubscription
+from slotwise.integrations.calendars.microsoft import MicrosoftCalendar
+from slotwise.integrations.calendars.oauth import GoogleOAuth, MicrosoftOAuth
 from slotwise.integrations.email import SmtpMailer
 from slotwise.integrations.meetings import HttpMeetings, JitsiMeetings
 from slotwise.integrations.messages import TemplateMessages
@@ -94,6 +108,7 @@ class Readiness:
 
 
 Worker = EmbeddedWorker | ProcrastinateWorker
+SaveCredentials = Callable[[dict[str, Any]], None]
 
 
 def _key(settings: Settings, purpose: str) -> bytes:
@@ -154,14 +169,68 @@ def meeting_providers(settings: Settings) -> dict[str, MeetingProvider]:
     return providers
 
 
-def calendar_adapters(settings: Settings) -> dict[str, CalendarProviderFactory]:
-    """The calendar providers connections may use, by name."""
-    return {}
+@dataclass
+class _Calendars:
+    adapters: dict[str, CalendarProviderFactory]
+    oauth: dict[str, OAuthClient]
+    closers: list[Callable[[], None]]
 
 
-def oauth_clients(settings: Settings) -> dict[str, OAuthClient]:
-    """OAuth flows for the providers whose client credentials are configured."""
-    return {}
+def _calendars(settings: Settings) -> _Calendars:
+    """The calendar providers connections may use, by name: CalDAV and ICS always; Google
+    and Microsoft when their OAuth client is configured. A provider is built per sync from
+    the connection; HTTP clients are shared, one per process."""
+    timeout = settings.calendar_timeout_s
+    http = httpx.Client(timeout=timeout, follow_redirects=True)
+
+    def zone(connection: CalendarConnection) -> str | None:
+        value = connection.config.get("timezone")
+        return value if isinstance(value, str) else None
+
+    def caldav(connection: CalendarConnection, save: SaveCredentials) -> CalendarProvider:
+        return CalDavCalendar(connection.calendar_id, connection.config.get("username") or "",
+                              connection.credentials.get("password") or "",
+                              connection.config.get("email"), timeout_s=timeout,
+                              default_zone=zone(connection))
+
+    def ics(connection: CalendarConnection, save: SaveCredentials) -> CalendarProvider:
+        return IcsSubscription(connection.calendar_id, connection.config.get("email"),
+                               timeout_s=timeout, default_zone=zone(connection), client=http)
+
+    adapters: dict[str, CalendarProviderFactory] = {"caldav": caldav, "ics": ics}
+    oauth: dict[str, OAuthClient] = {}
+    if settings.google_client_id and settings.google_client_secret:
+        google_id = settings.google_client_id
+        google_secret = settings.google_client_secret.get_secret_value()
+
+        def google(connection: CalendarConnection, save: SaveCredentials) -> CalendarProvider:
+            return GoogleCalendar(connection.credentials, google_id, google_secret, save,
+                                  token_uri=settings.google_token_uri, timeout_s=timeout)
+
+        adapters["google"] = google
+        oauth["google"] = GoogleOAuth(google_id, google_secret,
+                                      auth_url=settings.google_auth_uri,
+                                      token_url=settings.google_token_uri, client=http,
+                                      timeout_s=timeout)
+    if settings.microsoft_client_id and settings.microsoft_client_secret:
+        ms_id = settings.microsoft_client_id
+        ms_secret = settings.microsoft_client_secret.get_secret_value()
+        authority = settings.microsoft_login_base_url.rstrip("/")
+        token_url = f"{authority}/{settings.microsoft_tenant}/oauth2/v2.0/token"
+
+        def microsoft(connection: CalendarConnection, save: SaveCredentials
+                      ) -> CalendarProvider:
+            return MicrosoftCalendar(connection.credentials, ms_id, ms_secret, save,
+                                     tenant=settings.microsoft_tenant,
+                                     graph_url=settings.microsoft_graph_base_url,
+                                     token_url=token_url, timezone=zone(connection),
+                                     client=http, timeout_s=timeout)
+
+        adapters["microsoft"] = microsoft
+        oauth["microsoft"] = MicrosoftOAuth(ms_id, ms_secret, tenant=settings.microsoft_tenant,
+                                            authority=authority, client=http,
+                                            timeout_s=timeout)
+    return _Calendars(adapters, oauth, [http.close])
 
 
 def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = None,
@@ -219,12 +288,14 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
     detector = ConflictDetector()
     messaging = _messaging(settings, uow, clock, Links(settings.public_base_url,
                                                        book.manage_token, waitlist.offer_token))
+    calendars = _calendars(settings)
     calendar_sync = CalendarSync(
-        uow, clock, {**calendar_adapters(settings), **(calendar_providers or {})},
+        uow, clock, {**calendars.adapters, **(calendar_providers or {})},
         window_days=settings.calendar_window_days,
         debounce_s=settings.calendar_debounce_ms / 1000,
         full_every=timedelta(seconds=settings.calendar_full_sync_s),
-        push_base_url=settings.calendar_push_base_url)
+        push_base_url=settings.calendar_push_base_url,
+        on_busy_changed=detector.busy_imported)
     checks["calendars"] = Dependency(
         calendar_sync.health, fallback="the last good busy time of each calendar is kept")
     use_cases = UseCases(
@@ -264,8 +335,8 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         calendar_export=CalendarExporter(uow, clock, calendar_sync),
         calendars=ConnectCalendars(uow, clock, calendar_sync,
                                    state_key=_key(settings, "calendar-oauth-state"),
-                                   oauth=oauth_clients(settings),
-                                   feed_renderer=None,
+                                   oauth=calendars.oauth,
+                                   feed_renderer=_feed_renderer(clock),
                                    min_poll_s=settings.calendar_min_poll_s),
         conflicts=OperateConflicts(uow, clock, waitlist, detector),
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
@@ -273,7 +344,13 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
     )
     return Container(settings=settings, engine=engine, use_cases=use_cases, uow=uow,
                      redis=client, meeting_providers=providers,
-                     closers=[*closers, *messaging.closers])
+                     closers=[*closers, *messaging.closers, *calendars.closers])
+
+
+def _feed_renderer(clock: Clock) -> Callable[[list[OutgoingEvent], str], bytes]:
+    def render(events: list[OutgoingEvent], name: str) -> bytes:
+        return render_events(events, name=name, dtstamp=clock.now())
+    return render
 
 
 def _stripe(settings: Settings) -> StripeGateway | None:

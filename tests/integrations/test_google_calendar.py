@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from googleapiclient.http import HttpMockSequence
 
+from slotwise.api.calendar_push import parse_google_notification
 from slotwise.domain.calendars import (
     CalendarAuthError,
     CalendarRejected,
@@ -23,7 +24,7 @@ from slotwise.domain.calendars import (
     SyncTokenExpired,
     export_uid,
 )
-from slotwise.integrations.calendars.google import GoogleCalendar, parse_google_notification
+from slotwise.integrations.calendars.google import GoogleCalendar
 
 DATA = Path(__file__).parent / "data" / "google"
 CAL = "ana@example.com"

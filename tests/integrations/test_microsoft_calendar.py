@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from slotwise.api.calendar_push import parse_graph_notifications
 from slotwise.domain.calendars import (
     CalendarAuthError,
     CalendarRejected,
@@ -24,7 +25,6 @@ from slotwise.integrations.calendars.microsoft import (
     BOOKING_PROPERTY,
     MAX_SUBSCRIPTION,
     MicrosoftCalendar,
-    parse_graph_notifications,
 )
 from slotwise.testing.fakes.graph import FakeGraphServer
 from slotwise.testing.fakes.graph_webhook import GraphWebhookEndpoint

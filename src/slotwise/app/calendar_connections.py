@@ -96,8 +96,11 @@ class ConnectCalendars:
             credentials=dict(fields.credentials or {}), import_busy=fields.import_busy,
             export_bookings=fields.export_bookings, poll_s=fields.poll_s)
         with self._uow() as uow:
-            if uow.resources.get(principal.org_id, fields.resource_id) is None:
+            resource = uow.resources.get(principal.org_id, fields.resource_id)
+            if resource is None:
                 raise NotFound("no such resource")
+        # All-day and floating events are read in the resource's zone unless told otherwise.
+        connection.config.setdefault("timezone", resource.timezone)
         if fields.provider not in self._sync.adapters:
             raise InvalidInput(f"provider {fields.provider!r} is not configured here; "
                                f"available: {sorted(self._sync.adapters)}", ("provider",))
@@ -219,10 +222,14 @@ class ConnectCalendars:
         except CalendarError as error:
             raise InvalidInput(f"the provider refused the code: {error}", ("code",)) from error
         now = self._clock.now()
+        with self._uow() as uow:
+            resource = uow.resources.get(claims["org"], claims["resource"])
+        if resource is None:
+            raise NotFound("no such resource")
         probe = CalendarConnection(
             id=new_id("calendar"), org_id=claims["org"], resource_id=claims["resource"],
             provider=provider, calendar_id="primary", created_at=now, updated_at=now,
-            credentials=credentials)
+            credentials=credentials, config={"timezone": resource.timezone})
         calendars = self._check_reachable(probe)
         primary = next((c for c in calendars if c.primary), calendars[0] if calendars else None)
         if primary is None:

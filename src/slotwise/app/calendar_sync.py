@@ -59,10 +59,10 @@ _PAST = timedelta(days=1)
 _STALE_DUE = timedelta(minutes=5)
 _MAX_BACKOFF = timedelta(hours=1)
 
-# Called in the applying transaction with the busy ranges that appeared or moved and whether
-# any went away: conflict detection hooks in here.
-BusyChanged = Callable[[UnitOfWork, CalendarConnection, Sequence[tuple[datetime, datetime]],
-                        bool, datetime], None]
+# Called in the applying transaction with the blocks written (id, start, end) for busy time
+# that appeared or moved, and whether any went away: conflict detection hooks in here.
+BusyChanged = Callable[[UnitOfWork, CalendarConnection,
+                        Sequence[tuple[str, datetime, datetime]], bool, datetime], None]
 
 
 class CalendarSync:
@@ -142,7 +142,7 @@ class CalendarSync:
                 return connection  # deleted, or another sync applied meanwhile
             stored = {e.key: e for e in uow.calendars.imported(read.org_id, read.id)}
             gone = _gone(stored, changes)
-            moved: list[tuple[datetime, datetime]] = []
+            moved: list[tuple[str, datetime, datetime]] = []
             for event in changes.events:
                 if not _blocks_time(event, start, end):
                     if event.key in stored:
@@ -153,9 +153,10 @@ class CalendarSync:
                 if before is not None and (before.start, before.end) == (event.start,
                                                                           event.end):
                     continue
+                block_id = new_id("block")
                 uow.calendars.put_imported(read.org_id, read.resource_id, read.id, event,
-                                           new_id("block"), now)
-                moved.append((event.start, event.end))
+                                           block_id, now)
+                moved.append((block_id, event.start, event.end))
             uow.calendars.drop_imported(read.org_id, read.id, gone)
             healed = connection.status in (ConnectionStatus.ERROR,
                                            ConnectionStatus.AUTH_FAILED)
@@ -220,18 +221,31 @@ class CalendarSync:
     def notified(self, channel_id: str, token: str, *, resource_state: str | None = None
                  ) -> CalendarConnection:
         """A push notification for a channel: checked against the channel's token (a wrong
-        one changes nothing and raises Forbidden), then a debounced sync is deferred."""
+        one changes nothing and raises Forbidden), then a debounced sync is deferred.
+        Google's first message on a channel (state "sync") only says the channel works."""
+        [connection] = self.notified_all([(channel_id, token)],
+                                         sync=resource_state != "sync")
+        return connection
+
+    def notified_all(self, notices: Sequence[tuple[str, str]], *, sync: bool = True
+                     ) -> list[CalendarConnection]:
+        """Several (channel id, token) notices at once (Graph batches them): all are checked
+        before any sync is deferred, so one bad notice changes nothing at all."""
         now = self._clock.now()
         with self._uow(write=True) as uow:
-            connection = uow.calendars.by_channel(channel_id)
-            if connection is None or connection.channel is None:
-                raise NotFound("no such channel")
-            if not hmac.compare_digest(connection.channel.token.encode(), token.encode()):
-                raise Forbidden("the channel token does not match")
-            if resource_state != "sync":  # Google's first message only says the channel works
-                self.request(uow, connection, now)
+            connections: dict[str, CalendarConnection] = {}
+            for channel_id, token in notices:
+                connection = uow.calendars.by_channel(channel_id)
+                if connection is None or connection.channel is None:
+                    raise NotFound("no such channel")
+                if not hmac.compare_digest(connection.channel.token.encode(), token.encode()):
+                    raise Forbidden("the channel token does not match")
+                connections[connection.id] = connection
+            if sync:
+                for connection in connections.values():
+                    self.request(uow, connection, now)
             uow.commit()
-        return connection
+        return list(connections.values())
 
     def poll(self) -> int:
         """Defer a sync for every connection whose poll interval has passed (failing ones

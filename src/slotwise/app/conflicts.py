@@ -17,6 +17,7 @@ from slotwise.app.scheduling import schedule_zone, to_engine_schedule
 from slotwise.domain import events
 from slotwise.domain.audit import AuditEntry
 from slotwise.domain.booking import Booking
+from slotwise.domain.calendars import CalendarConnection
 from slotwise.domain.conflicts import Conflict, ConflictCause, ConflictStatus
 from slotwise.domain.ids import new_id
 from slotwise.domain.model import OutboxEvent
@@ -54,6 +55,19 @@ class ConflictDetector:
             opened.append(self._open(uow, org_id, allocation.booking_id,
                                      allocation.resource_id, clash, cause, cause_ref, now))
         return [cid for cid in dict.fromkeys(opened) if cid]
+
+    def busy_imported(self, uow: UnitOfWork, connection: CalendarConnection,
+                      blocks: Sequence[tuple[str, datetime, datetime]], removed: bool,
+                      now: datetime) -> None:
+        """The calendar sync's hook: busy time moved or went (clear what no longer stands),
+        and new blocks (id, start, end) flag the bookings they land on."""
+        if removed or blocks:
+            self.recheck(uow, org_id=connection.org_id, resource_ids=[connection.resource_id],
+                         now=now)
+        for block_id, start, end in blocks:
+            self.flag(uow, org_id=connection.org_id, resource_ids=[connection.resource_id],
+                      start=start, end=end, cause=ConflictCause.CALENDAR, cause_ref=block_id,
+                      now=now)
 
     def flag_closed(self, uow: UnitOfWork, *, org_id: str, resource_id: str,
                     now: datetime) -> list[str]:

@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse
 
 from slotwise.api.auth import CurrentPrincipal
+from slotwise.api.calendar_push import parse_google_notification, parse_graph_notifications
 from slotwise.api.deps import App
 from slotwise.api.errors import ERROR_RESPONSES
 from slotwise.api.schemas.calendars import (
@@ -23,7 +26,7 @@ from slotwise.api.schemas.calendars import (
 )
 from slotwise.app.calendar_connections import ConnectionChanges, ConnectionFields, lag_seconds
 from slotwise.domain.calendars import CalendarConnection
-from slotwise.domain.errors import NotFound
+from slotwise.domain.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/v1", tags=["calendars"], responses=ERROR_RESPONSES)
 OAUTH_PROVIDERS = ("google", "microsoft")
@@ -121,6 +124,43 @@ def oauth_callback(provider: str, app: App,
     if provider not in OAUTH_PROVIDERS:
         raise NotFound(f"no OAuth provider {provider!r}")
     return connection_out(app.calendars.oauth_finish(provider, code, state), app)
+
+
+_REFUSED: dict[int | str, dict[str, Any]] = {403: {
+    "description": "The channel token or clientState does not match: nothing changed"}}
+
+
+@router.post("/calendars/google/notifications", status_code=200, response_class=Response,
+             tags=["public"], responses=_REFUSED)
+def google_notification(request: Request, app: App) -> Response:
+    """Google's push channel (`events.watch`) posts here: the `X-Goog-Channel-Token` must be
+    the channel's, then a debounced incremental sync follows."""
+    notice = parse_google_notification(request.headers)
+    if notice is None:
+        raise InvalidInput("not a Google channel notification", ("header", "X-Goog-Channel-ID"))
+    app.calendar_sync.notified(notice.channel_id, notice.token or "",
+                               resource_state=notice.resource_state)
+    return Response(status_code=200)
+
+
+@router.post("/calendars/microsoft/notifications", status_code=202, response_class=Response,
+             tags=["public"], responses={**_REFUSED, 200: {
+                 "description": "The subscription's validation handshake: the token echoed",
+                 "content": {"text/plain": {}}}})
+async def microsoft_notification(request: Request, app: App, validation_token: Annotated[
+        str | None, Query(alias="validationToken", max_length=4096)] = None) -> Response:
+    """Microsoft Graph posts change notifications here. Creating a subscription first sends
+    `?validationToken=`, echoed as text/plain; afterwards every notification's
+    `clientState` must be the subscription's, then a debounced delta sync follows."""
+    if validation_token is not None:
+        return PlainTextResponse(validation_token)
+    try:
+        notices = parse_graph_notifications(await request.body())
+    except ValueError as error:
+        raise InvalidInput(f"not Graph change notifications: {error}", ("body",)) from error
+    pairs = [(n.subscription_id, n.client_state or "") for n in notices]
+    await run_in_threadpool(app.calendar_sync.notified_all, pairs)
+    return Response(status_code=202)
 
 
 @router.post("/resources/{resource_id}/feed", status_code=201, response_model=FeedOut)

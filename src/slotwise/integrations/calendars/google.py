@@ -37,7 +37,7 @@ other 4xx are `CalendarRejected`.
 
 Push: `watch` calls `events.watch` (a `web_hook` channel with our `token`; Google needs a
 public HTTPS address in production) and `stop` calls `channels.stop`. Google then POSTs
-empty-bodied notifications whose headers `parse_google_notification` reads; the first one
+empty-bodied notifications whose headers `slotwise.api.calendar_push` reads; the first one
 after `watch` has state `sync` and says nothing changed.
 """
 
@@ -46,7 +46,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -78,7 +77,6 @@ from slotwise.domain.calendars import (
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 BOOKING_PROPERTY = "slotwise_booking"
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
-RESOURCE_STATES = frozenset({"sync", "exists", "not_exists"})
 PAGE_SIZE = 250
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -311,34 +309,6 @@ class _EventReader:
             return _instant(value["dateTime"]), False
         day = date.fromisoformat(value["date"])
         return datetime.combine(day, time(0), self._zone or UTC).astimezone(UTC), True
-
-
-@dataclass(frozen=True, slots=True)
-class GoogleNotification:
-    """One push notification. `token` must equal the channel's (compare in constant time);
-    state `sync` only confirms a new channel, `exists`/`not_exists` mean: sync now."""
-
-    channel_id: str
-    token: str | None
-    resource_state: str
-    resource_id: str
-    message_number: int
-
-
-def parse_google_notification(headers: Mapping[str, str]) -> GoogleNotification | None:
-    """The notification in a request's headers (any case), or None when they are not a
-    well-formed Google channel notification."""
-    lower = {name.lower(): value.strip() for name, value in headers.items()}
-    channel_id = lower.get("x-goog-channel-id", "")
-    state = lower.get("x-goog-resource-state", "")
-    resource_id = lower.get("x-goog-resource-id", "")
-    number = lower.get("x-goog-message-number", "")
-    if not channel_id or not resource_id or state not in RESOURCE_STATES or not number.isdigit():
-        return None
-    return GoogleNotification(channel_id=channel_id,
-                              token=lower.get("x-goog-channel-token") or None,
-                              resource_state=state, resource_id=resource_id,
-                              message_number=int(number))
 
 
 def _translate(exc: HttpError, what: str, overrides: Overrides) -> CalendarError:

@@ -37,7 +37,8 @@ Push. `watch` POSTs a subscription (created, updated, deleted on the calendar's 
 being about three days) and `stop` deletes it. Graph validates a new subscription before
 answering: it POSTs to `notificationUrl?validationToken=...`, and the endpoint must answer 200
 with the token, URL-decoded, as `text/plain` within 10 seconds (the webhook route does that).
-Notifications are then JSON POSTs read by `parse_graph_notifications`; check `clientState`.
+Notifications are then JSON POSTs (read by `slotwise.api.calendar_push`); `clientState` is
+checked against the subscription's token.
 
 Errors: 401 after a refresh is `CalendarAuthError`; 429, 5xx and transport failures are
 `CalendarUnavailable` (with `Retry-After`); other 4xx and malformed answers `CalendarRejected`.
@@ -45,9 +46,7 @@ Errors: 401 after a refresh is `CalendarAuthError`; 429, 5xx and transport failu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -296,44 +295,6 @@ class MicrosoftCalendar:
         if not isinstance(body, dict):
             raise CalendarRejected(f"answer is not an object: {body!r:.200}")
         return body
-
-
-@dataclass(frozen=True, slots=True)
-class GraphNotification:
-    """One change notification. `client_state` must equal the subscription's token (compare
-    in constant time)."""
-
-    subscription_id: str
-    client_state: str | None
-    change_type: str
-    resource: str | None = None
-
-
-def parse_graph_notifications(body: bytes) -> list[GraphNotification]:
-    """The notifications in a Graph webhook POST body (`{"value": [...]}`). Raises ValueError
-    when the body is not one."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("a Graph notification body must be JSON") from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("value"), list):
-        raise ValueError('a Graph notification body is {"value": [...]}')
-    notifications = []
-    for item in payload["value"]:
-        if not isinstance(item, dict):
-            raise ValueError(f"a notification must be an object: {item!r:.100}")
-        subscription_id, change_type = item.get("subscriptionId"), item.get("changeType")
-        client_state, resource = item.get("clientState"), item.get("resource")
-        if not isinstance(subscription_id, str) or not subscription_id:
-            raise ValueError("a notification without a subscriptionId")
-        if not isinstance(change_type, str) or not change_type:
-            raise ValueError("a notification without a changeType")
-        if client_state is not None and not isinstance(client_state, str):
-            raise ValueError("a clientState must be a string")
-        notifications.append(GraphNotification(
-            subscription_id, client_state, change_type,
-            resource if isinstance(resource, str) else None))
-    return notifications
 
 
 def _raise_for_status(response: httpx.Response, what: str, overrides: Overrides) -> None:
