@@ -54,6 +54,7 @@ def container(database_url: str, clock: FrozenClock, calendar: FakeCalendar
                         job_max_attempts=3, job_backoff_s=1, calendar_min_poll_s=1)
     built = build(settings, clock=clock,
                   calendar_providers={"fake": lambda connection, save: calendar})
+    built.use_cases.calendar_sync.timer = clock  # polling follows the test's clock too
     yield built
     built.close()
 

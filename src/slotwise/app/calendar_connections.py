@@ -88,7 +88,7 @@ class ConnectCalendars:
         """Check the calendar answers, store the connection, and defer its first sync."""
         require_admin(principal)
         self._check_poll(fields.poll_s)
-        now = self._clock.now()
+        now = self._sync.timer.now()
         connection = CalendarConnection(
             id=new_id("calendar"), org_id=principal.org_id, resource_id=fields.resource_id,
             provider=fields.provider, calendar_id=fields.calendar_id, created_at=now,
@@ -107,8 +107,8 @@ class ConnectCalendars:
         self._check_reachable(connection)
         with self._uow(write=True) as uow:
             uow.calendars.add(connection)
-            self._sync.request(uow, connection, now, delay=timedelta(0))
-            _backfill(uow, connection, now)
+            self._sync.request(uow, connection, delay=timedelta(0))
+            _backfill(uow, connection, self._clock.now())
             uow.commit()
         return connection
 
@@ -142,7 +142,7 @@ class ConnectCalendars:
         require_admin(principal)
         if changes.poll_s is not None:
             self._check_poll(changes.poll_s)
-        now = self._clock.now()
+        now = self._sync.timer.now()
         with self._uow(write=True) as uow:
             connection = uow.calendars.get(principal.org_id, connection_id, lock=True)
             if connection is None:
@@ -160,9 +160,9 @@ class ConnectCalendars:
                 poll_s=_pick(changes.poll_s, connection.poll_s))
             uow.calendars.update(after)
             if after.import_busy and status is not ConnectionStatus.DISABLED:
-                self._sync.request(uow, after, now, delay=timedelta(0))
+                self._sync.request(uow, after, delay=timedelta(0))
             if after.export_bookings and not connection.export_bookings:
-                _backfill(uow, after, now)
+                _backfill(uow, after, self._clock.now())
             uow.commit()
         return after
 
@@ -204,7 +204,7 @@ class ConnectCalendars:
         with self._uow() as uow:
             if uow.resources.get(principal.org_id, resource_id) is None:
                 raise NotFound("no such resource")
-        expires = int((self._clock.now() + _STATE_TTL).timestamp())
+        expires = int((self._sync.timer.now() + _STATE_TTL).timestamp())
         state = self._sign({"org": principal.org_id, "user": principal.user_id,
                             "resource": resource_id, "provider": provider,
                             "redirect": redirect_uri, "exp": expires,
@@ -221,7 +221,7 @@ class ConnectCalendars:
             credentials = client.exchange(code, claims["redirect"])
         except CalendarError as error:
             raise InvalidInput(f"the provider refused the code: {error}", ("code",)) from error
-        now = self._clock.now()
+        now = self._sync.timer.now()
         with self._uow() as uow:
             resource = uow.resources.get(claims["org"], claims["resource"])
         if resource is None:
@@ -246,8 +246,8 @@ class ConnectCalendars:
             else:
                 connection = replace(probe, calendar_id=primary.id, name=primary.name)
                 uow.calendars.add(connection)
-            self._sync.request(uow, connection, now, delay=timedelta(0))
-            _backfill(uow, connection, now)
+            self._sync.request(uow, connection, delay=timedelta(0))
+            _backfill(uow, connection, self._clock.now())
             uow.commit()
         return connection
 
@@ -271,7 +271,7 @@ class ConnectCalendars:
             claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body))
         except ValueError as error:
             raise InvalidInput("the state is malformed", ("state",)) from error
-        if claims.get("exp", 0) < self._clock.now().timestamp():
+        if claims.get("exp", 0) < self._sync.timer.now().timestamp():
             raise InvalidInput("the state has expired: start again", ("state",))
         return claims
 

@@ -20,9 +20,10 @@ import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from slotwise.app.clock import SystemClock
 from slotwise.domain import events as domain_events
 from slotwise.domain.audit import AuditEntry
 from slotwise.domain.calendars import (
@@ -71,9 +72,13 @@ class CalendarSync:
                  window_days: int = 365, debounce_s: float = 0.5,
                  full_every: timedelta = timedelta(hours=6),
                  on_busy_changed: BusyChanged | None = None,
-                 push_base_url: str | None = None) -> None:
+                 push_base_url: str | None = None, timer: Clock | None = None) -> None:
         self._uow = uow
         self._clock = clock
+        # Sync bookkeeping (when we last talked to a provider, when the next poll is due) is
+        # about the real world: it runs on the wall clock even when the application's clock
+        # is pinned (a demo), which decides only what window of busy time is imported.
+        self.timer: Clock = timer if timer is not None else SystemClock()
         self.adapters = dict(adapters)
         self._window = timedelta(days=window_days)
         self._debounce = timedelta(seconds=debounce_s)
@@ -98,7 +103,7 @@ class CalendarSync:
             current = uow.calendars.get(connection.org_id, connection.id, lock=True)
             if current is not None:
                 uow.calendars.update(replace(current, credentials=dict(credentials),
-                                             updated_at=self._clock.now()))
+                                             updated_at=self.timer.now()))
                 uow.commit()
 
     # -- syncing ----------------------------------------------------------------------------
@@ -135,7 +140,7 @@ class CalendarSync:
 
     def _apply(self, read: CalendarConnection, changes: ChangeSet, start: datetime,
                end: datetime) -> CalendarConnection | None:
-        now = self._clock.now()
+        now, today = self.timer.now(), self._clock.now()
         with self._uow(write=True) as uow:
             connection = uow.calendars.get(read.org_id, read.id, lock=True)
             if connection is None or connection.generation != read.generation:
@@ -155,7 +160,7 @@ class CalendarSync:
                     continue
                 block_id = new_id("block")
                 uow.calendars.put_imported(read.org_id, read.resource_id, read.id, event,
-                                           block_id, now)
+                                           block_id, today)
                 moved.append((block_id, event.start, event.end))
             uow.calendars.drop_imported(read.org_id, read.id, gone)
             healed = connection.status in (ConnectionStatus.ERROR,
@@ -168,16 +173,17 @@ class CalendarSync:
             if not uow.calendars.advance(after, connection.generation):
                 return connection
             if healed:
-                uow.outbox.add(_connection_event(domain_events.CALENDAR_RESTORED, after, now))
+                uow.outbox.add(_connection_event(domain_events.CALENDAR_RESTORED, after,
+                                                 today))
             if self.on_busy_changed is not None and (moved or gone):
-                self.on_busy_changed(uow, after, moved, bool(gone), now)
+                self.on_busy_changed(uow, after, moved, bool(gone), today)
             uow.commit()
         log.info("calendar %s synced: %d busy changed, %d removed%s", read.id, len(moved),
                  len(gone), " (full)" if changes.full else "")
         return replace(after, generation=after.generation + 1)
 
     def _failed(self, read: CalendarConnection, error: CalendarError) -> CalendarConnection:
-        now = self._clock.now()
+        now, today = self.timer.now(), self._clock.now()
         status = (ConnectionStatus.AUTH_FAILED if isinstance(error, CalendarAuthError)
                   else ConnectionStatus.ERROR)
         detail = f"{type(error).__name__}: {error}"
@@ -192,9 +198,9 @@ class CalendarSync:
             uow.calendars.update(after)
             if connection.status is not status:
                 # Told once per change of state: webhooks and the audit trail alert a person.
-                uow.outbox.add(_connection_event(domain_events.CALENDAR_FAILED, after, now))
+                uow.outbox.add(_connection_event(domain_events.CALENDAR_FAILED, after, today))
                 uow.audit.append(AuditEntry(
-                    id=new_id("audit"), at=now, actor="calendar-sync",
+                    id=new_id("audit"), at=today, actor="calendar-sync",
                     action=domain_events.CALENDAR_FAILED, target=connection.id,
                     details={"status": status.value, "error": detail},
                     org_id=connection.org_id))
@@ -203,16 +209,16 @@ class CalendarSync:
 
     # -- what triggers a sync ---------------------------------------------------------------
 
-    def request(self, uow: UnitOfWork, connection: CalendarConnection, now: datetime,
+    def request(self, uow: UnitOfWork, connection: CalendarConnection,
                 delay: timedelta | None = None) -> bool:
         """Defer one sync of `connection` unless one is already due (in the caller's
         transaction). True when this call deferred it."""
         wait = self._debounce if delay is None else delay
+        now = self.timer.now()
         if not uow.calendars.request_sync(connection.org_id, connection.id, now + wait):
             return False
-        # Job engines schedule by the wall clock, whatever the application's clock says (a
-        # pinned clock in a demo must not postpone the sync by a year).
-        run_at = datetime.now(UTC) + wait if wait > timedelta(0) else None
+        # Job engines schedule by the wall clock, as `timer` does.
+        run_at = now + wait if wait > timedelta(0) else None
         uow.jobs.defer(JobSpec(task=SYNC_TASK, org_id=connection.org_id, run_at=run_at,
                                args={"org_id": connection.org_id,
                                      "connection_id": connection.id}))
@@ -231,7 +237,6 @@ class CalendarSync:
                      ) -> list[CalendarConnection]:
         """Several (channel id, token) notices at once (Graph batches them): all are checked
         before any sync is deferred, so one bad notice changes nothing at all."""
-        now = self._clock.now()
         with self._uow(write=True) as uow:
             connections: dict[str, CalendarConnection] = {}
             for channel_id, token in notices:
@@ -243,14 +248,14 @@ class CalendarSync:
                 connections[connection.id] = connection
             if sync:
                 for connection in connections.values():
-                    self.request(uow, connection, now)
+                    self.request(uow, connection)
             uow.commit()
         return list(connections.values())
 
     def poll(self) -> int:
         """Defer a sync for every connection whose poll interval has passed (failing ones
         back off exponentially, up to an hour); returns how many it deferred."""
-        now = self._clock.now()
+        now = self.timer.now()
         with self._uow() as uow:  # a read first: an idle poll takes no write lock
             due = {c.id for c in uow.calendars.all() if _due(c, now)}
         if not due:
@@ -263,7 +268,7 @@ class CalendarSync:
                 if connection.sync_due_at is not None and now - connection.sync_due_at > \
                         _STALE_DUE:
                     uow.calendars.clear_sync_due(connection.org_id, connection.id)
-                deferred += self.request(uow, connection, now, delay=timedelta(0))
+                deferred += self.request(uow, connection, delay=timedelta(0))
             uow.commit()
         return deferred
 
@@ -275,7 +280,7 @@ class CalendarSync:
 
     def renew_channels(self, ttl: timedelta = timedelta(days=2)) -> int:
         """Open or renew push channels that expire within a day, for providers that push."""
-        now = self._clock.now()
+        now = self.timer.now()
         with self._uow() as uow:
             due = [c for c in uow.calendars.all()
                    if c.status is not ConnectionStatus.DISABLED and c.import_busy
@@ -309,7 +314,7 @@ class CalendarSync:
 
     def health(self) -> str | None:
         """For /readyz: None when every connection is fresh, else what is wrong."""
-        now = self._clock.now()
+        now = self.timer.now()
         with self._uow() as uow:
             problems = [f"{c.id}: {_problem(c, now)}" for c in uow.calendars.all()
                         if _problem(c, now) is not None]

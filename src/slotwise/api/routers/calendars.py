@@ -33,7 +33,7 @@ OAUTH_PROVIDERS = ("google", "microsoft")
 
 
 def connection_out(c: CalendarConnection, app: Any) -> dict[str, Any]:
-    now = app.clock.now()
+    now = app.calendar_sync.timer.now()
     return {
         "id": c.id, "resource_id": c.resource_id, "provider": c.provider,
         "calendar_id": c.calendar_id, "name": c.name, "import_busy": c.import_busy,
