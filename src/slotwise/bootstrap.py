@@ -134,7 +134,8 @@ class Container:
         """This process's job engine: embedded on SQLite, procrastinate on PostgreSQL."""
         jobs = registry(self.use_cases, max_attempts=self.settings.job_max_attempts,
                         backoff_s=self.settings.job_backoff_s,
-                        settle_after=timedelta(minutes=self.settings.settle_after_min))
+                        settle_after=timedelta(minutes=self.settings.settle_after_min),
+                        calendar_tick_s=self.settings.calendar_tick_s)
         if self.settings.is_sqlite:
             return EmbeddedWorker(self.uow, jobs)
         return ProcrastinateWorker(self.settings.database_url, self.uow, jobs,

@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     calendar_window_days: int = Field(default=365, ge=7, le=3 * 365)
     calendar_poll_s: int = Field(default=60, ge=1, le=86_400)
     calendar_min_poll_s: int = Field(default=15, ge=1, le=3600)
+    calendar_tick_s: int = Field(default=5, ge=1, le=300)  # how often due polls are looked for
     calendar_full_sync_s: int = Field(default=6 * 3600, ge=60, le=7 * 86_400)
     calendar_debounce_ms: int = Field(default=500, ge=0, le=60_000)
     calendar_timeout_s: float = Field(default=10, gt=0, le=120)

@@ -108,6 +108,7 @@ class ConnectCalendars:
         with self._uow(write=True) as uow:
             uow.calendars.add(connection)
             self._sync.request(uow, connection, delay=timedelta(0))
+            self._sync.watch_soon(uow, connection)
             _backfill(uow, connection, self._clock.now())
             uow.commit()
         return connection
@@ -247,6 +248,7 @@ class ConnectCalendars:
                 connection = replace(probe, calendar_id=primary.id, name=primary.name)
                 uow.calendars.add(connection)
             self._sync.request(uow, connection, delay=timedelta(0))
+            self._sync.watch_soon(uow, connection)
             _backfill(uow, connection, self._clock.now())
             uow.commit()
         return connection

@@ -224,6 +224,12 @@ class CalendarSync:
                                      "connection_id": connection.id}))
         return True
 
+    def watch_soon(self, uow: UnitOfWork, connection: CalendarConnection) -> None:
+        """Open the push channel of a new connection now rather than at the next hourly
+        renewal (in the caller's transaction; nothing when push is not configured)."""
+        if self.push_address(connection) is not None:
+            uow.jobs.defer(JobSpec(task=RENEW_TASK, org_id=connection.org_id, args={}))
+
     def notified(self, channel_id: str, token: str, *, resource_state: str | None = None
                  ) -> CalendarConnection:
         """A push notification for a channel: checked against the channel's token (a wrong

@@ -21,7 +21,8 @@ log = logging.getLogger("slotwise.worker")
 
 
 def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
-             settle_after: timedelta = timedelta(hours=2)) -> Registry:
+             settle_after: timedelta = timedelta(hours=2), calendar_tick_s: int = 5
+             ) -> Registry:
     def task(name: str, handler: JobHandler) -> Task:
         return Task(name=name, handler=handler, max_attempts=max_attempts, backoff_s=backoff_s)
 
@@ -118,7 +119,8 @@ def registry(use_cases: UseCases, *, max_attempts: int = 8, backoff_s: int = 2,
 
     tasks += [task(SYNC_TASK, sync_calendar), task(EXPORT_TASK, export_booking),
               task(POLL_TASK, poll_calendars), task(RENEW_TASK, renew_channels)]
-    periodic += [Periodic(POLL_TASK, every_s=5), Periodic(RENEW_TASK, every_s=3600)]
+    periodic += [Periodic(POLL_TASK, every_s=calendar_tick_s),
+                 Periodic(RENEW_TASK, every_s=3600)]
     loops = [Loop("relay", use_cases.relay)]
     return Registry(tasks={t.name: t for t in tasks}, periodic=tuple(periodic),
                     loops=tuple(loops))
