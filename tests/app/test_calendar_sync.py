@@ -264,10 +264,19 @@ def test_polling_defers_one_sync_per_due_connection(
     connection = connect(container, org, practitioner["id"], poll_s=60)
     sync(container, connection)
     sync_service = container.use_cases.calendar_sync
-    assert sync_service.poll() == 0
+
+    def pending() -> list[str]:
+        return [j.id for j in container.use_cases.jobs.list(org.id, JobState.TODO)
+                if j.task == SYNC_TASK and j.args["connection_id"] == connection.id]
+
+    before = pending()
+    sync_service.poll()  # other tests' connections may be due; this one is not
+    assert pending() == before
     clock.advance(timedelta(seconds=61))
-    assert sync_service.poll() >= 1
-    assert sync_service.poll() == 0  # already due: not twice
+    sync_service.poll()
+    assert len(pending()) == len(before) + 1
+    sync_service.poll()  # already due: not twice
+    assert len(pending()) == len(before) + 1
 
 
 def test_deleting_a_connection_frees_its_busy_time_and_such_blocks_are_not_deleted_by_hand(
@@ -296,3 +305,42 @@ def test_a_new_connection_takes_the_upcoming_bookings_and_a_reconnect_duplicates
         connect(container, org, practitioner["id"])  # the same calendar again
         wait_for(lambda: calendar.calls.count("create_event") == 2)
     assert [e.uid for e in calendar.events()] == [export_uid(booked["id"])]
+
+
+def test_busy_time_landing_on_a_booking_flags_it_and_a_substitution_resolves_it_cleanly(
+        container: Container, calendar: FakeCalendar, client: TestClient) -> None:
+    """Practitioner and room from pools; Ada's calendar fills the hour of her booking. The
+    conflict offers a reschedule with the same resources and Bob at the same time; taking
+    Bob moves only the practitioner, and Ada's exported event leaves her calendar."""
+    org = signup(client)
+    ada = resource(org, name="Ada", tags=["physio"])
+    bob = resource(org, name="Bob", tags=["physio"])
+    room = resource(org, name="Room 1", kind="room")
+    svc = service(org, requirements=[{"kind": "practitioner", "tags": ["physio"]},
+                                     {"kind": "room"}])
+    booked = book(org, svc["id"], TEN_Z, resource_ids=[ada["id"], room["id"]])
+    connection = connect(container, org, ada["id"])
+    with running(container, jobs(container)):
+        wait_for(lambda: [e.uid for e in calendar.events()] == [export_uid(booked["id"])])
+        calendar.put("surgery@hospital", TEN - HOUR, TEN + HOUR, title="Surgery")
+        sync(container, connection)
+        [conflict] = org.get("/v1/conflicts").json()["items"]
+        assert (conflict["cause"], conflict["booking_id"], conflict["resource_id"]) == (
+            "calendar", booked["id"], ada["id"])
+        kinds = [s["kind"] for s in conflict["suggestions"]]
+        assert "reschedule" in kinds and "substitute" in kinds
+        [swap] = [s for s in conflict["suggestions"] if s["kind"] == "substitute"]
+        assert swap["replaces"] == {"from": ada["id"], "to": bob["id"]}
+        resolved = org.post(f"/v1/conflicts/{conflict['id']}/resolve",
+                            {"suggestion_id": swap["id"]})
+        assert resolved.status_code == 200, resolved.text
+        after = org.get(f"/v1/bookings/{booked['id']}").json()
+        assert sorted(after["resource_ids"]) == sorted([bob["id"], room["id"]])
+        assert after["start"] == TEN_Z
+        wait_for(lambda: [e.uid for e in calendar.events()] == ["surgery@hospital"])
+    assert org.get("/v1/conflicts").json()["items"] == []
+    with container.uow() as uow:
+        assert uow.calendars.exports_of_booking(org.id, booked["id"]) == []
+        taken = uow.bookings.busy(org.id, [ada["id"], bob["id"], room["id"]], TEN - HOUR,
+                                  TEN + 2 * HOUR)
+    assert sorted(a.resource_id for a in taken) == sorted([bob["id"], room["id"]])

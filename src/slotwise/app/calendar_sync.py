@@ -122,10 +122,10 @@ class CalendarSync:
             uow.commit()
         if connection.status is ConnectionStatus.DISABLED or not connection.import_busy:
             return connection
-        now = self._clock.now()
+        today = self._clock.now()
         full = (full or connection.sync_token is None or connection.last_full_at is None
-                or now - connection.last_full_at >= self._full_every)
-        start, end = now - _PAST, now + self._window
+                or self.timer.now() - connection.last_full_at >= self._full_every)
+        start, end = today - _PAST, today + self._window
         try:
             provider = self.provider(connection)
             try:
