@@ -47,7 +47,6 @@ from slotwise.domain.calendars import (
     CalendarProvider,
     CalendarProviderFactory,
     OAuthClient,
-    OutgoingEvent,
 )
 from slotwise.domain.meetings import MeetingProvider
 from slotwise.domain.payments import PaymentGateway
@@ -337,7 +336,8 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         calendars=ConnectCalendars(uow, clock, calendar_sync,
                                    state_key=_key(settings, "calendar-oauth-state"),
                                    oauth=calendars.oauth,
-                                   feed_renderer=_feed_renderer(clock),
+                                   feed_renderer=lambda events, name, revised: render_events(
+                                       events, name=name, dtstamp=revised),
                                    min_poll_s=settings.calendar_min_poll_s),
         conflicts=OperateConflicts(uow, clock, waitlist, detector),
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
@@ -346,12 +346,6 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
     return Container(settings=settings, engine=engine, use_cases=use_cases, uow=uow,
                      redis=client, meeting_providers=providers,
                      closers=[*closers, *messaging.closers, *calendars.closers])
-
-
-def _feed_renderer(clock: Clock) -> Callable[[list[OutgoingEvent], str], bytes]:
-    def render(events: list[OutgoingEvent], name: str) -> bytes:
-        return render_events(events, name=name, dtstamp=clock.now())
-    return render
 
 
 def _stripe(settings: Settings) -> StripeGateway | None:

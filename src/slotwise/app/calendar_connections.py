@@ -72,7 +72,8 @@ class ConnectionChanges:
 class ConnectCalendars:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, sync: CalendarSync, *,
                  state_key: bytes, oauth: Mapping[str, OAuthClient] | None = None,
-                 feed_renderer: Callable[[list[OutgoingEvent], str], bytes] | None = None,
+                 feed_renderer: Callable[[list[OutgoingEvent], str, datetime], bytes]
+                 | None = None,
                  min_poll_s: int = 15) -> None:
         self._uow = uow
         self._clock = clock
@@ -332,7 +333,10 @@ class ConnectCalendars:
             location=b.meeting.join_url if b.meeting else None,
             tentative=b.status is BookingStatus.PENDING)
             for b in bookings if b.status in (BookingStatus.PENDING, BookingStatus.CONFIRMED)]
-        return self._render(events, resource.name)
+        # Stamped with the latest change, not now: unchanged bookings give the same bytes,
+        # so the feed's ETag lets calendar apps poll cheaply.
+        revised = max([b.updated_at for b in bookings] + [feed.created_at])
+        return self._render(events, resource.name, revised)
 
 
 def _backfill(uow: UnitOfWork, connection: CalendarConnection, now: datetime) -> None:

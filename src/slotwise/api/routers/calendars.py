@@ -4,6 +4,7 @@ notifications, and publish a resource's bookings as a private ICS feed."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -181,8 +182,12 @@ def revoke_feed(resource_id: str, who: CurrentPrincipal, app: App) -> Response:
 
 @router.get("/feeds/{token}.ics", name="read_feed", tags=["public"], response_class=Response,
             responses={200: {"content": {"text/calendar": {}}}})
-def read_feed(token: str, app: App) -> Response:
-    """The feed itself (no login: the token is the secret). Unknown or revoked → 404."""
+def read_feed(token: str, request: Request, app: App) -> Response:
+    """The feed itself (no login: the token is the secret). Unknown or revoked → 404. An
+    `If-None-Match` with the current ETag is answered 304."""
     body = app.calendars.feed_body(token)
-    return Response(body, media_type="text/calendar; charset=utf-8",
-                    headers={"Cache-Control": "private, max-age=300"})
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=300"}
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
