@@ -8,13 +8,7 @@ every row) without paying for one HTTP round trip each.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,54 +25,20 @@ from slotwise.domain.model import Customer
 from slotwise.settings import Settings
 from slotwise.store.uow import SqlUnitOfWorkFactory
 from slotwise.testing import api
+from slotwise.testing.serve import slotwise_serve
 
-SLOTWISE = Path(sys.executable).parent / "slotwise"
 BATCH = 500
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
 def server(database_url: str, now: str) -> Iterator[str]:
     """`slotwise serve` on a free port with the clock pinned at `now`; yields its base URL.
     Logs go to a temporary file (the access log stays on, as in production)."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLOTWISE_")}
-    env.update(SLOTWISE_DATABASE_URL=database_url, SLOTWISE_NOW=now,
-               SLOTWISE_PASSWORD_HASH_TIME_COST="1", SLOTWISE_PASSWORD_HASH_MEMORY_KIB="1024")
-    base_url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="slotwise-bench-") as workdir, \
-            (Path(workdir) / "server.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(SLOTWISE), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"slotwise serve exited with {process.returncode}:\n"
-                                       + (Path(workdir) / "server.log").read_text())
-                try:
-                    if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("slotwise serve did not start within 60 s")
-                time.sleep(0.1)
-            yield base_url
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
+    with tempfile.TemporaryDirectory(prefix="slotwise-bench-") as workdir, slotwise_serve({
+            "SLOTWISE_DATABASE_URL": database_url, "SLOTWISE_NOW": now,
+            "SLOTWISE_LOG_JSON": "true", "SLOTWISE_PASSWORD_HASH_TIME_COST": "1",
+            "SLOTWISE_PASSWORD_HASH_MEMORY_KIB": "1024"}, Path(workdir)) as base_url:
+        yield base_url
 
 
 @dataclass

@@ -4,25 +4,12 @@ them. Credentials go in and never come out."""
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from slotwise.api.schemas.common import Body, Instant
+from slotwise.api.schemas.common import Body, Instant, http_url
 
 StatusName = Literal["pending", "ok", "error", "auth_failed", "disabled"]
-
-
-def _http_url(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-    except ValueError as error:
-        raise ValueError(f"not a URL: {error}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("an absolute http:// or https:// URL")
-    if any(ch.isspace() for ch in value):
-        raise ValueError("a URL without spaces")
-    return value
 
 
 class CalendarIn(Body):
@@ -48,7 +35,7 @@ class CalendarIn(Body):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _http_url(value)
+        return http_url(value)
 
     @model_validator(mode="after")
     def _ics_is_read_only(self) -> CalendarIn:
@@ -109,7 +96,7 @@ class OAuthStartIn(Body):
     @field_validator("redirect_uri")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        return None if value is None else _http_url(value)
+        return None if value is None else http_url(value)
 
 
 class OAuthStartOut(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Annotated, get_args
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -37,6 +38,19 @@ def _rfc3339_text(value: object) -> object:
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError("expected an RFC 3339 date-time with an offset, like "
                          "2027-03-15T09:00:00-04:00 or 2027-03-15T13:00:00Z")
+    return value
+
+
+def http_url(value: str) -> str:
+    """An absolute http:// or https:// URL without spaces (webhooks, calendars)."""
+    try:
+        parts = urlsplit(value)
+    except ValueError as error:
+        raise ValueError(f"not a URL: {error}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("an absolute http:// or https:// URL")
+    if any(ch.isspace() for ch in value):
+        raise ValueError("a URL without spaces")
     return value
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 
-from slotwise.api.schemas.common import Body, Instant
+from slotwise.api.schemas.common import Body, Instant, http_url
 from slotwise.domain.events import EVENT_TYPES
 from slotwise.domain.webhooks import ALL_EVENTS
 
@@ -26,15 +25,7 @@ class WebhookIn(Body):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        try:
-            parts = urlsplit(value)
-        except ValueError as error:
-            raise ValueError(f"not a URL: {error}") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("an absolute http:// or https:// URL")
-        if any(ch.isspace() for ch in value):
-            raise ValueError("a URL without spaces")
-        return value
+        return http_url(value)
 
 
 class WebhookOut(BaseModel):
