@@ -47,13 +47,21 @@ def calendar() -> FakeCalendar:
 
 
 @pytest.fixture
-def container(database_url: str, clock: FrozenClock, calendar: FakeCalendar
+def ours() -> set[str]:
+    """The organisations this test made: on PostgreSQL a worker runs every organisation's
+    jobs, and other tests' leftover syncs and exports must not reach this test's calendar."""
+    return set()
+
+
+@pytest.fixture
+def container(database_url: str, clock: FrozenClock, calendar: FakeCalendar, ours: set[str]
               ) -> Iterator[Container]:
     settings = Settings(database_url=database_url, database_pool_size=4,
                         password_hash_time_cost=1, password_hash_memory_kib=1024,
                         job_max_attempts=3, job_backoff_s=1, calendar_min_poll_s=1)
-    built = build(settings, clock=clock,
-                  calendar_providers={"fake": lambda connection, save: calendar})
+    built = build(settings, clock=clock, calendar_providers={
+        "fake": lambda connection, save: calendar if connection.org_id in ours
+        else FakeCalendar()})
     built.use_cases.calendar_sync.timer = clock  # polling follows the test's clock too
     yield built
     built.close()
@@ -93,9 +101,10 @@ def jobs(container: Container) -> Registry:
 
 
 @pytest.fixture
-def setup(client: TestClient, container: Container) -> tuple[Org, dict[str, Any],
-                                                              dict[str, Any]]:
+def setup(client: TestClient, container: Container, ours: set[str]
+          ) -> tuple[Org, dict[str, Any], dict[str, Any]]:
     org = signup(client)
+    ours.add(org.id)
     practitioner = resource(org)
     svc = service(org)
     return org, practitioner, svc
@@ -308,11 +317,13 @@ def test_a_new_connection_takes_the_upcoming_bookings_and_a_reconnect_duplicates
 
 
 def test_busy_time_landing_on_a_booking_flags_it_and_a_substitution_resolves_it_cleanly(
-        container: Container, calendar: FakeCalendar, client: TestClient) -> None:
+        container: Container, calendar: FakeCalendar, client: TestClient,
+        ours: set[str]) -> None:
     """Practitioner and room from pools; Ada's calendar fills the hour of her booking. The
     conflict offers a reschedule with the same resources and Bob at the same time; taking
     Bob moves only the practitioner, and Ada's exported event leaves her calendar."""
     org = signup(client)
+    ours.add(org.id)
     ada = resource(org, name="Ada", tags=["physio"])
     bob = resource(org, name="Bob", tags=["physio"])
     room = resource(org, name="Room 1", kind="room")

@@ -319,11 +319,16 @@ class CalendarSync:
     # -- health -----------------------------------------------------------------------------
 
     def health(self) -> str | None:
-        """For /readyz: None when every connection is fresh, else what is wrong."""
+        """For /readyz: None when every connection is fresh, else what is wrong. It never
+        raises: /readyz must answer (its database check decides whether that is a 503)."""
         now = self.timer.now()
-        with self._uow() as uow:
-            problems = [f"{c.id}: {_problem(c, now)}" for c in uow.calendars.all()
-                        if _problem(c, now) is not None]
+        try:
+            with self._uow() as uow:
+                connections = uow.calendars.all()
+        except Exception as error:
+            return f"cannot tell: {type(error).__name__}"
+        problems = [f"{c.id}: {_problem(c, now)}" for c in connections
+                    if _problem(c, now) is not None]
         if not problems:
             return None
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
