@@ -6,7 +6,8 @@ SEQUENCE 1 and moved reminders, a cancellation a CANCEL and no more reminders; r
 24 h and 1 h before the start and the review request 2 h after the end, when the clock says
 so; and the customer never gets a message twice: not from a duplicate job, not after a
 retried SMTP failure, not after a worker killed between the SMTP server's acceptance and the
-record of it.
+record of it. A calendar connection that starts failing is told to the organisation's owner,
+once, unless it works again before the message goes out.
 
 The module has databases of its own: a running worker relays every event in its database,
 and other modules leave thousands behind.
@@ -30,9 +31,12 @@ from fastapi.testclient import TestClient
 from icalendar import Calendar
 
 from slotwise.api.app import create_app
+from slotwise.app.calendar_connections import ConnectionFields
 from slotwise.app.clock import FrozenClock
-from slotwise.app.notifications import INTERRUPTED, NO_SMTP, send_job
+from slotwise.app.notifications import INTERRUPTED, NO_SMTP, NotificationReactor, send_job
 from slotwise.bootstrap import Container, build
+from slotwise.domain import events
+from slotwise.domain.calendars import CalendarAuthError, CalendarConnection
 from slotwise.domain.jobs import JobState
 from slotwise.domain.messages import (
     Channel,
@@ -42,11 +46,12 @@ from slotwise.domain.messages import (
     plan_booked,
     schedule_problem,
 )
-from slotwise.domain.model import NotificationSchedule
+from slotwise.domain.model import NotificationSchedule, Principal, Role
 from slotwise.domain.notifications import BookingDetails, MessageKind, message_key
 from slotwise.settings import Settings
 from slotwise.testing.api import Org, book, resource, service, signup
 from slotwise.testing.databases import PostgresUnavailable, migrated_database
+from slotwise.testing.fakes.calendar import FakeCalendar
 from slotwise.testing.fakes.meetings import FakeZoomServer
 from slotwise.testing.fakes.stripe import FakeStripe
 from slotwise.testing.fakes.twilio import FakeTwilio
@@ -648,3 +653,119 @@ def _requeued(container: Container, org: Org) -> bool:
     container.use_cases.fixer.run()
     with container.uow() as uow:
         return not uow.jobs.list(org.id, JobState.DOING)
+
+
+# A calendar connection that fails: the owner hears of it.
+
+@pytest.fixture
+def calendar() -> FakeCalendar:
+    return FakeCalendar()
+
+
+@pytest.fixture
+def with_calendar(database_url: str, clock: FrozenClock, sink: SmtpSink,
+                  calendar: FakeCalendar) -> Iterator[Container]:
+    built = build(settings_for(database_url, sink), clock=clock,
+                  calendar_providers={"fake": lambda connection, save: calendar})
+    built.use_cases.calendar_sync.timer = clock  # busy time read on the test's clock too
+    yield built
+    built.close()
+
+
+def connected(container: Container) -> tuple[Org, CalendarConnection]:
+    """An organisation whose resource "Dr. Ng" has a calendar read once, successfully."""
+    org = signup(TestClient(create_app(container.use_cases)), timezone="Europe/Berlin",
+                 name="Praxis Sonnenschein")
+    practitioner = resource(org, name="Dr. Ng")
+    connection = container.use_cases.calendars.connect(
+        Principal(org_id=org.id, user_id="usr_test", role=Role.OWNER),
+        ConnectionFields(resource_id=practitioner["id"], provider="fake",
+                         calendar_id="primary"))
+    assert container.use_cases.calendar_sync.sync(org.id, connection.id) is not None
+    return org, connection
+
+
+def calendar_messages(container: Container, org: Org, connection: CalendarConnection
+                      ) -> list[tuple[str, str, str | None]]:
+    """(kind, state, last error) of the connection's messages, by the failure they tell."""
+    found = container.use_cases.notifications.of_booking(org.id, connection.id)
+    return [(m.kind.value, m.state.value, m.last_error)
+            for m in sorted(found, key=lambda m: m.sequence)]
+
+
+def test_a_calendar_refusing_its_credentials_tells_the_owner_once(
+        with_calendar: Container, calendar: FakeCalendar, sink: SmtpSink) -> None:
+    container = with_calendar
+    org, connection = connected(container)
+    calendar.fail_with(CalendarAuthError("invalid_grant"))
+    failed = container.use_cases.calendar_sync.sync(org.id, connection.id)
+    assert failed is not None and failed.status.value == "auth_failed"
+    with running(container):
+        [alert] = _wait_mails(sink, org.email, 1)
+        wait_for(lambda: calendar_messages(container, org, connection)
+                 == [("calendar_failed", "sent", None)])
+        # Failing again is the same failure: nothing more to tell.
+        container.use_cases.calendar_sync.sync(org.id, connection.id)
+        while container.use_cases.relay():
+            pass
+        time.sleep(0.5)
+    assert len(mails_to(sink, org.email)) == 1
+    assert str(alert["Subject"]) == "Calendar not syncing: primary (Dr. Ng)"
+    text = " ".join(alert.get_body(("plain",)).get_content().split())
+    assert "The calendar no longer accepts slotwise’s access: reconnect it." in text
+    assert "CalendarAuthError: invalid_grant" in text
+    # Busy time last read at T0, 13:00 in Berlin.
+    assert "keeps the busy time it last read (Monday, March 1, 2027, 1:00 PM GMT+01:00)" in text
+    assert "nothing is opened up for booking" in text
+    assert "/manage/" not in text and BASE_URL not in text
+    assert alert.get_body(("html",)) is not None
+
+    # The event relayed again (a relay that crashed before marking it) plans nothing new.
+    with container.uow(write=True) as uow:
+        [event] = [e for e in uow.outbox.for_aggregate(org.id, connection.id)
+                   if e.type == events.CALENDAR_FAILED]
+        NotificationReactor().react(uow, event, T0)
+        uow.commit()
+    assert calendar_messages(container, org, connection) == [("calendar_failed", "sent", None)]
+
+
+def test_a_calendar_working_again_before_the_alert_goes_out_is_not_told(
+        with_calendar: Container, calendar: FakeCalendar, sink: SmtpSink) -> None:
+    container = with_calendar
+    org, connection = connected(container)
+    calendar.fail_with(CalendarAuthError("invalid_grant"))
+    container.use_cases.calendar_sync.sync(org.id, connection.id)
+    while container.use_cases.relay():
+        pass
+    assert calendar_messages(container, org, connection) == [
+        ("calendar_failed", "queued", None)]
+    calendar.fail_with(None)
+    healed = container.use_cases.calendar_sync.sync(org.id, connection.id)
+    assert healed is not None and healed.status.value == "ok"
+    with running(container):
+        wait_for(lambda: calendar_messages(container, org, connection)
+                 == [("calendar_failed", "dropped", "the calendar connection works again")])
+        time.sleep(0.3)
+    assert mails_to(sink, org.email) == []
+
+
+def test_a_calendar_failing_again_before_the_alert_goes_out_is_told_once(
+        with_calendar: Container, calendar: FakeCalendar, sink: SmtpSink) -> None:
+    container = with_calendar
+    org, connection = connected(container)
+    for _ in range(2):  # fails, works again, fails again: two events, one e-mail
+        calendar.fail_with(CalendarAuthError("invalid_grant"))
+        container.use_cases.calendar_sync.sync(org.id, connection.id)
+        calendar.fail_with(None)
+        container.use_cases.calendar_sync.sync(org.id, connection.id)
+    calendar.fail_with(CalendarAuthError("invalid_grant"))
+    container.use_cases.calendar_sync.sync(org.id, connection.id)
+    with running(container):
+        _wait_mails(sink, org.email, 1)
+        wait_for(lambda: {state for _, state, _ in calendar_messages(
+            container, org, connection)} == {"dropped", "sent"})
+        time.sleep(0.3)
+    assert len(mails_to(sink, org.email)) == 1
+    told = calendar_messages(container, org, connection)
+    assert [state for _, state, _ in told] == ["dropped", "dropped", "sent"]
+    assert told[0][2] == "superseded: the calendar connection failed again since"

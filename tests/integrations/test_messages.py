@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from icalendar import Calendar
 
 from slotwise.app.clock import FrozenClock
 from slotwise.domain.model import Price
-from slotwise.domain.notifications import BookingDetails, MessageKind, message_key
+from slotwise.domain.notifications import (
+    CONNECTION_KINDS,
+    BookingDetails,
+    ConnectionDetails,
+    MessageKind,
+    message_key,
+)
 from slotwise.integrations.messages import (
     INVITE_FILENAME,
     LANGUAGES,
@@ -21,12 +28,13 @@ from slotwise.integrations.messages import (
 NOW = datetime(2027, 2, 1, 9, 30, tzinfo=UTC)
 # CLDR's spacing: a narrow no-break space before AM/PM, thin spaces around a range's dash.
 NNBSP, THIN = "\u202f", "\u2009"
-SMS_KINDS = set(MessageKind) - {MessageKind.PENDING, MessageKind.REVIEW_REQUEST,
-                                MessageKind.TEAM_FAILED}
+BOOKING_KINDS = [kind for kind in MessageKind if kind not in CONNECTION_KINDS]
+SMS_KINDS = set(BOOKING_KINDS) - {MessageKind.PENDING, MessageKind.REVIEW_REQUEST,
+                                  MessageKind.TEAM_FAILED}
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-@pytest.mark.parametrize("kind", list(MessageKind))
+@pytest.mark.parametrize("kind", BOOKING_KINDS)
 def test_every_kind_renders_in_every_language(make_details, kind, lang):
     details = make_details(locale=lang, reason="x", refund=Price(2500, "EUR"),
                            offer_url="https://book.example/o/1",
@@ -146,7 +154,7 @@ def test_confirmations_reschedules_and_cancellations_carry_an_invite(make_detail
     assert event.decoded("DTSTAMP") == NOW
 
 
-@pytest.mark.parametrize("kind", sorted(set(MessageKind) - {
+@pytest.mark.parametrize("kind", sorted(set(BOOKING_KINDS) - {
     MessageKind.CONFIRMATION, MessageKind.RESCHEDULE, MessageKind.CANCELLATION}))
 def test_other_kinds_carry_no_invite(make_details, kind):
     assert render_email(kind, make_details(), now=NOW).attachments == ()
@@ -270,3 +278,73 @@ def test_booking_details_refuse_what_would_fail_later(make_details, change, erro
     fields = {name: getattr(base, name) for name in BookingDetails.__dataclass_fields__}
     with pytest.raises(ValueError, match=error):
         BookingDetails(**{**fields, **change})
+
+
+def connection_details(**changes: Any) -> ConnectionDetails:
+    fields: dict[str, Any] = {
+        "connection_id": "cal_0123456789abcdef01234567", "org_name": "Acme Dental",
+        "org_email": "hello@acme.example", "recipient_email": "owner@acme.example",
+        "resource_name": "Dr. Ng <3", "provider": "google", "calendar": "Work",
+        "access_refused": True, "last_error": "CalendarAuthError: invalid_grant",
+        "last_success_at": datetime(2027, 3, 1, 11, 0, tzinfo=UTC),
+        "timezone": "Europe/Berlin", "sequence": 0}
+    return ConnectionDetails(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(("lang", "subject", "refused", "kept"), [
+    ("en", "Calendar not syncing: Work (Dr. Ng <3)",
+     "The calendar no longer accepts slotwise’s access: reconnect it.",
+     "keeps the busy time it last read (Monday, March 1, 2027, 12:00"),
+    ("de", "Kalender wird nicht synchronisiert: Work (Dr. Ng <3)",
+     "Der Kalender akzeptiert den Zugriff von slotwise nicht mehr: Verbinden Sie ihn neu.",
+     "die zuletzt gelesenen belegten Zeiten (Montag, 1. März 2027, 12:00 MEZ)"),
+    ("fr", "Calendrier non synchronisé : Work (Dr. Ng <3)",
+     "Le calendrier n’accepte plus l’accès de slotwise : reconnectez-le.",
+     "les créneaux occupés lus en dernier (lundi 1 mars 2027, 12:00 UTC+01:00)"),
+])
+def test_a_failing_calendar_is_told_to_the_owner_in_every_language(lang, subject, refused,
+                                                                   kept):
+    email = render_email(MessageKind.CALENDAR_FAILED, connection_details(locale=lang), now=NOW)
+
+    assert email.subject == subject
+    assert (email.to, email.to_name) == ("owner@acme.example", "")
+    assert email.reply_to == "hello@acme.example"
+    assert email.attachments == ()
+    assert email.headers["Message-ID"] == (
+        "<cal_0123456789abcdef01234567.calendar_failed.0@acme.example>")
+    text = " ".join(email.text.split())
+    assert refused in text
+    assert kept in text
+    assert "Work (Google)" in text
+    assert "CalendarAuthError: invalid_grant" in text
+    for body in (email.text, email.html):
+        assert "{{" not in body and "{%" not in body
+        assert "booking with" not in body  # the team footer, not the customer's
+    assert f'<html lang="{lang}">' in email.html
+    assert "Dr. Ng &lt;3" in email.html
+    assert email.html.count("<p style=\"margin:0 0 16px;\">") == 4  # the lead's paragraphs
+
+
+def test_a_calendar_that_errs_says_the_last_error_and_one_never_read_says_so():
+    email = render_email(MessageKind.CALENDAR_FAILED, connection_details(
+        access_refused=False, provider="caldav",
+        last_error="CalendarUnavailable: connection refused", last_success_at=None), now=NOW)
+    text = " ".join(email.text.split())
+
+    assert "The last attempt failed: CalendarUnavailable: connection refused." in text
+    assert "reconnect it" not in text
+    assert "has not read any busy time from this calendar yet" in text
+    assert "Busy time last read: never" in text
+    assert "Work (CalDAV)" in text
+
+
+def test_details_that_do_not_fit_the_kind_are_refused(make_details):
+    with pytest.raises(ValueError, match="calendar_failed"):
+        render_email(MessageKind.CALENDAR_FAILED, make_details(), now=NOW)
+    with pytest.raises(ValueError, match="confirmation"):
+        render_email(MessageKind.CONFIRMATION, connection_details(), now=NOW)
+
+
+def test_the_message_key_names_a_connection_by_its_id():
+    assert message_key(MessageKind.CALENDAR_FAILED, connection_details(sequence=2)) == (
+        "cal_0123456789abcdef01234567:calendar_failed:2")

@@ -1,4 +1,5 @@
-"""Messages to customers: planned from the outbox's events, sent by jobs, each at most once.
+"""Messages to customers (and to the team): planned from the outbox's events, sent by jobs,
+each at most once.
 
 Planning (`NotificationReactor`, in the relay's transaction, events in order): a confirmed
 booking gets its confirmation now, a reminder before the start for each of its service's
@@ -7,14 +8,16 @@ one a "received" message (not when it waits only for its payment or meeting link
 confirmed or failed within moments); a reschedule drops the follow-ups not yet sent and
 plans them again around the new time with a reschedule notice first; a cancellation,
 decline, failure or no-show drops them and (but for a no-show) says so; a waitlist offer
-sends its link. Messages due now are `queued` with their send job in the same transaction;
-later ones are `scheduled`, and the periodic `notifications.dispatch` queues them when they
-come due on the app clock.
+sends its link; a calendar connection that starts failing is told to the organisation's
+first owner, once per `calendar.connection_failed` event. Messages due now are `queued` with
+their send job in the same transaction; later ones are `scheduled`, and the periodic
+`notifications.dispatch` queues them when they come due on the app clock.
 
 Sending (`Notifications.send`, one job per message): only a `queued` message is sent. Each
 message is checked against the booking as it is now (a message planned for an older sequence
 of the booking, or a reminder for a booking no longer confirmed, is dropped), rendered in the
-customer's language and zone, and handed to the mailer or the SMS sender.
+customer's language and zone, and handed to the mailer or the SMS sender. A calendar alert is
+checked against the connection (gone, working again, or failed again since: dropped).
 
 At most once, and the crash window. The job first claims its message — `queued → sending`,
 committed with the job's own claim token — then hands it to the provider, then records
@@ -43,6 +46,7 @@ from slotwise.app.meetings import MEETING
 from slotwise.app.payment_state import PAYMENT
 from slotwise.domain import events
 from slotwise.domain.booking import Booking, BookingStatus
+from slotwise.domain.calendars import ConnectionStatus
 from slotwise.domain.ids import new_id
 from slotwise.domain.jobs import JobSpec
 from slotwise.domain.messages import (
@@ -59,10 +63,12 @@ from slotwise.domain.messages import (
 from slotwise.domain.model import NotificationSchedule, OutboxEvent, Price
 from slotwise.domain.notifications import (
     BookingDetails,
+    ConnectionDetails,
     DeliveryRejected,
     DeliveryUnavailable,
     Email,
     Mailer,
+    MessageDetails,
     MessageKind,
     MessageRenderer,
     Sms,
@@ -119,6 +125,9 @@ class NotificationReactor:
         if event.type == events.WAITLIST_OFFERED:
             self._offered(uow, event, now)
             return
+        if event.type == events.CALENDAR_FAILED:
+            self._calendar_failed(uow, event, now)
+            return
         snapshot = event.payload.get("booking")
         if not event.type.startswith("booking.") or not isinstance(snapshot, dict):
             return
@@ -150,6 +159,23 @@ class NotificationReactor:
         sequence = offers.index(event.id) if event.id in offers else len(offers)
         _add(uow, event.org_id, entry.id, Planned(MessageKind.WAITLIST_OFFER, now), sequence,
              e164(entry.customer.phone) if sms else None, now)
+
+
+    def _calendar_failed(self, uow: UnitOfWork, event: OutboxEvent, now: datetime) -> None:
+        # One message per failure event: the sequence is the event's place among the
+        # connection's failures, so a replayed event finds its message planned already.
+        sequence = _failure_index(uow, event.org_id, event.aggregate_id, event.id)
+        _add(uow, event.org_id, event.aggregate_id,
+             Planned(MessageKind.CALENDAR_FAILED, now), sequence, None, now)
+
+
+def _failure_index(uow: UnitOfWork, org_id: str, connection_id: str,
+                   event_id: str | None = None) -> int:
+    """The place of `event_id` among the connection's failure events (their count when it is
+    None or not among them)."""
+    failures = [e.id for e in uow.outbox.for_aggregate(org_id, connection_id)
+                if e.type == events.CALENDAR_FAILED]
+    return failures.index(event_id) if event_id in failures else len(failures)
 
 
 def _plan(event_type: str, snapshot: dict[str, Any], schedule: NotificationSchedule,
@@ -195,7 +221,7 @@ def _add(uow: UnitOfWork, org_id: str, subject_id: str, item: Planned, sequence:
 
 @dataclass(frozen=True, slots=True)
 class _Rendered:
-    details: BookingDetails
+    details: MessageDetails
     email: Email | None = None
     sms: Sms | None = None
 
@@ -299,8 +325,8 @@ class Notifications:
             uow.commit()
         return state
 
-    def _render(self, message: Message, details: BookingDetails) -> _Rendered:
-        if message.channel is Channel.SMS:
+    def _render(self, message: Message, details: MessageDetails) -> _Rendered:
+        if message.channel is Channel.SMS and isinstance(details, BookingDetails):
             return _Rendered(details, sms=self._renderer.sms(message.kind, details))
         return _Rendered(details, email=self._renderer.email(message.kind, details))
 
@@ -312,10 +338,12 @@ class Notifications:
             return "no text message for this kind, or no phone number"
         return NO_SMS if self._sms is None else None
 
-    def _details(self, uow: UnitOfWork, message: Message) -> BookingDetails | str:
+    def _details(self, uow: UnitOfWork, message: Message) -> MessageDetails | str:
         """The message's details as they are now, or why it should no longer go out."""
         if message.kind is MessageKind.WAITLIST_OFFER:
             return self._offer_details(uow, message)
+        if message.kind is MessageKind.CALENDAR_FAILED:
+            return self._connection_details(uow, message)
         booking = uow.bookings.get(message.org_id, message.booking_id)
         if booking is None:
             return "the booking is gone"
@@ -383,6 +411,33 @@ class Notifications:
             locale=customer.locale or "en", sequence=message.sequence,
             customer_phone=e164(customer.phone), offer_url=self._links.offer(entry),
             offer_expires_at=entry.offer_expires_at)
+
+
+    def _connection_details(self, uow: UnitOfWork, message: Message
+                            ) -> ConnectionDetails | str:
+        connection = uow.calendars.get(message.org_id, message.booking_id)
+        if connection is None:
+            return "the calendar connection is gone"
+        if connection.status is ConnectionStatus.OK:
+            return "the calendar connection works again"
+        if connection.status not in (ConnectionStatus.ERROR, ConnectionStatus.AUTH_FAILED):
+            return f"the calendar connection is {connection.status.value}"
+        if _failure_index(uow, message.org_id, connection.id) > message.sequence + 1:
+            return "superseded: the calendar connection failed again since"
+        owner = uow.users.owner_email(message.org_id)
+        if owner is None:
+            return "the organisation has no owner to tell"
+        org = uow.organisations.get(message.org_id)
+        resource = uow.resources.get(message.org_id, connection.resource_id)
+        # In English (staff's language is not known), as the team's other messages.
+        return ConnectionDetails(
+            connection_id=connection.id, org_name=org.name if org else "",
+            org_email=self._org_email, recipient_email=owner,
+            resource_name=resource.name if resource else connection.resource_id,
+            provider=connection.provider, calendar=connection.name or connection.calendar_id,
+            access_refused=connection.status is ConnectionStatus.AUTH_FAILED,
+            last_error=connection.last_error, last_success_at=connection.last_success_at,
+            timezone=org.timezone if org else "UTC", locale="en", sequence=message.sequence)
 
 
 def _refunded(uow: UnitOfWork, booking: Booking) -> Price | None:

@@ -58,9 +58,11 @@ MAX_REMINDER_MIN = 14 * 24 * 60
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One message to one customer on one channel. `booking_id` is the booking's id, or the
-    waitlist entry's for a waitlist offer; `sequence` is the booking's iCalendar SEQUENCE
-    when the message was planned."""
+    """One message to one customer (or the team) on one channel. `booking_id` is the
+    booking's id, the waitlist entry's for a waitlist offer, or the calendar connection's for
+    a calendar alert; `sequence` is the booking's iCalendar SEQUENCE when the message was
+    planned (an offer's or a failure's place among the entry's offers or the connection's
+    failures)."""
 
     id: str
     org_id: str

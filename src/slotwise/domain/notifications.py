@@ -1,8 +1,10 @@
-"""Notifications: what a message about a booking says, and the ports that deliver it.
+"""Notifications: what a message says, and the ports that deliver it.
 
 The lifecycle decides which `MessageKind` goes out when; a `MessageRenderer` turns the kind and
-a `BookingDetails` into an `Email` or an `Sms`; `Mailer`, `SmsSender` and `WebhookPoster`
-deliver. Every delivery port fails with one of two errors, so a caller needs one rule:
+its details into an `Email` or an `Sms`: a `BookingDetails` for a message about a booking (or
+a waitlist offer), a `ConnectionDetails` for one to the organisation about a calendar
+connection. `Mailer`, `SmsSender` and `WebhookPoster` deliver. Every delivery port fails
+with one of two errors, so a caller needs one rule:
 
     DeliveryError
     ├── DeliveryUnavailable   try again later: the provider is down, slow, throttling, or
@@ -11,7 +13,7 @@ deliver. Every delivery port fails with one of two errors, so a caller needs one
     └── DeliveryRejected      never retry: this message cannot be delivered (bad address,
                               invalid number, content refused)
 
-`message_key` names one message (booking, kind, sequence). Senders pass it on to the provider
+`message_key` names one message (subject, kind, sequence). Senders pass it on to the provider
 where the provider can use it; the lifecycle's own record of what it sent is what guarantees
 a customer never gets a message twice.
 """
@@ -39,6 +41,11 @@ class MessageKind(StrEnum):
     FAILED = "failed"  # the booking failed closed; `reason` says why
     WAITLIST_OFFER = "waitlist_offer"
     TEAM_FAILED = "team_failed"  # to the organisation: a booking failed closed, and why
+    CALENDAR_FAILED = "calendar_failed"  # to the organisation: a calendar connection fails
+
+
+# Kinds about a calendar connection (`ConnectionDetails`); every other kind is about a booking.
+CONNECTION_KINDS = frozenset({MessageKind.CALENDAR_FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +100,59 @@ class BookingDetails:
             raise ValueError(f"unknown time zone {self.customer_timezone!r}") from exc
 
 
-def message_key(kind: MessageKind, details: BookingDetails) -> str:
-    """The identity of one message: the same booking, kind and sequence are the same message.
+@dataclass(frozen=True, slots=True)
+class ConnectionDetails:
+    """Everything a message to the organisation about one failing calendar connection needs.
+
+    `calendar` is the calendar's name, else its id at the provider. `access_refused`: the
+    provider no longer accepts our credentials (a person must reconnect); otherwise
+    `last_error` says what went wrong. `last_success_at` (aware, shown in `timezone`, IANA) is
+    when busy time was last read, None if never. `sequence` counts the connection's failures
+    told before this one.
+    """
+
+    connection_id: str
+    org_name: str
+    org_email: str  # where replies go
+    recipient_email: str
+    resource_name: str
+    provider: str
+    calendar: str
+    access_refused: bool
+    last_error: str | None
+    last_success_at: datetime | None
+    timezone: str
+    locale: str = "en"
+    sequence: int = 0
+
+    def __post_init__(self) -> None:
+        if self.last_success_at is not None and self.last_success_at.utcoffset() is None:
+            raise ValueError("last_success_at must be an aware datetime")
+        if self.sequence < 0:
+            raise ValueError("sequence must not be negative")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {self.timezone!r}") from exc
+
+
+MessageDetails = BookingDetails | ConnectionDetails
+
+
+def subject_id(details: MessageDetails) -> str:
+    """The id of what the message is about: a booking, a waitlist entry, a connection."""
+    if isinstance(details, ConnectionDetails):
+        return details.connection_id
+    return details.booking_id
+
+
+def message_key(kind: MessageKind, details: MessageDetails) -> str:
+    """The identity of one message: the same subject, kind and sequence are the same message.
 
     A reschedule raises the sequence, so its confirmation and the reminders for the new time
     are new messages. Channels share the key; a record of what was sent pairs it with one.
     """
-    return f"{details.booking_id}:{kind.value}:{details.sequence}"
+    return f"{subject_id(details)}:{kind.value}:{details.sequence}"
 
 
 class Attachment(NamedTuple):
@@ -153,7 +206,9 @@ class DeliveryRejected(DeliveryError):
 
 
 class MessageRenderer(Protocol):
-    def email(self, kind: MessageKind, details: BookingDetails) -> Email: ...
+    def email(self, kind: MessageKind, details: MessageDetails) -> Email:
+        """Raises ValueError when the details do not fit the kind (`CONNECTION_KINDS`)."""
+        ...
 
     def sms(self, kind: MessageKind, details: BookingDetails) -> Sms | None:
         """None when the kind has no text message or the customer has no phone."""

@@ -1,4 +1,4 @@
-"""Messages to customers, rendered from Jinja2 templates per kind and language.
+"""Messages, rendered from Jinja2 templates per kind and language.
 
 `templates/messages/<lang>/<kind>.jinja` holds a kind's words in blocks: `subject`, `lead`
 (paragraphs split by blank lines), optionally `action` (the button's label) and `sms`; its
@@ -6,7 +6,8 @@ language's `_labels.jinja` the labels of the detail rows and the footer. `_email
 `_email.html` lay every kind out the same way. The HTML is rendered with autoescaping, so a
 customer's name cannot inject markup. Dates and times are formatted by Babel in the customer's
 zone and locale; a language without templates falls back to English as a whole, so a message
-never mixes two languages.
+never mixes two languages. A message to the organisation about a calendar connection
+(`ConnectionDetails`) uses the same layout with its own detail rows and footer.
 """
 
 from __future__ import annotations
@@ -37,11 +38,15 @@ from markupsafe import Markup
 
 from slotwise.domain.model import Price
 from slotwise.domain.notifications import (
+    CONNECTION_KINDS,
     Attachment,
     BookingDetails,
+    ConnectionDetails,
     Email,
+    MessageDetails,
     MessageKind,
     Sms,
+    subject_id,
 )
 from slotwise.domain.ports import Clock
 from slotwise.integrations.invites import Method, build_invite, invite_uid
@@ -65,6 +70,9 @@ _SMS_PLAIN = str.maketrans({"\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2013
 _SHOWS_REASON = {MessageKind.PENDING, MessageKind.CANCELLATION, MessageKind.FAILED,
                  MessageKind.TEAM_FAILED}
 _SHOWS_REFUND = {MessageKind.CANCELLATION, MessageKind.FAILED, MessageKind.TEAM_FAILED}
+# How a connection's provider is named to a person; others by their id.
+PROVIDER_NAMES = {"google": "Google", "microsoft": "Microsoft",
+                  "caldav": "CalDAV", "ics": "ICS"}
 
 
 class TemplateMessages:
@@ -73,22 +81,28 @@ class TemplateMessages:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
-    def email(self, kind: MessageKind, details: BookingDetails) -> Email:
+    def email(self, kind: MessageKind, details: MessageDetails) -> Email:
         return render_email(kind, details, now=self._clock.now())
 
     def sms(self, kind: MessageKind, details: BookingDetails) -> Sms | None:
         return render_sms(kind, details)
 
 
-def render_email(kind: MessageKind, details: BookingDetails, *,
+def render_email(kind: MessageKind, details: MessageDetails, *,
                  now: datetime | None = None) -> Email:
-    """Subject, plain text and HTML in the customer's language; confirmations and reschedules
+    """Subject, plain text and HTML in the recipient's language; confirmations and reschedules
     carry an iTIP REQUEST as `invite.ics`, cancellations a CANCEL. `now` is the invite's
-    DTSTAMP (default: the current time). The Message-ID is derived from (booking, kind,
-    sequence), so a resend is recognisable as the same message (Gmail keeps one copy)."""
+    DTSTAMP (default: the current time). The Message-ID is derived from (subject, kind,
+    sequence), so a resend is recognisable as the same message (Gmail keeps one copy).
+    Raises ValueError when the details do not fit the kind (`CONNECTION_KINDS`)."""
+    if (kind in CONNECTION_KINDS) != isinstance(details, ConnectionDetails):
+        raise ValueError(f"{kind.value} messages are not made from {type(details).__name__}")
     lang, locale = resolve_locale(details.locale)
     text_env, html_env = _environments()
-    context = _context(kind, details, lang, locale)
+    if isinstance(details, ConnectionDetails):
+        context = _connection_context(kind, details, lang, locale)
+    else:
+        context = _context(kind, details, lang, locale)
     kind_text = text_env.get_template(f"{lang}/{kind.value}.jinja")
     kind_html = html_env.get_template(f"{lang}/{kind.value}.jinja")
     subject = _one_line(_block(kind_text, "subject", context))
@@ -103,14 +117,18 @@ def render_email(kind: MessageKind, details: BookingDetails, *,
 
     attachments: tuple[Attachment, ...] = ()
     method = INVITE_METHODS.get(kind)
-    if method is not None:
+    if method is not None and isinstance(details, BookingDetails):
         invite = build_invite(
             details, method, invite_uid(details.booking_id), details.sequence,
             now or datetime.now(UTC), description=_invite_description(details, method, context))
         attachments = (Attachment(INVITE_FILENAME, f"text/calendar; method={method}", invite),)
+    if isinstance(details, ConnectionDetails):
+        to, to_name = details.recipient_email, ""
+    else:
+        to = details.recipient_email or details.customer_email
+        to_name = "" if details.recipient_email else details.customer_name
     return Email(
-        to=details.recipient_email or details.customer_email,
-        to_name="" if details.recipient_email else details.customer_name, subject=subject,
+        to=to, to_name=to_name, subject=subject,
         text=text.strip() + "\n", html=html, from_name=details.org_name,
         reply_to=details.org_email, attachments=attachments,
         headers={"Message-ID": message_id(kind, details)},
@@ -130,9 +148,9 @@ def render_sms(kind: MessageKind, details: BookingDetails) -> Sms | None:
     return Sms(to=details.customer_phone, body=body) if body else None
 
 
-def message_id(kind: MessageKind, details: BookingDetails) -> str:
-    """`<booking.kind.sequence@org-domain>`: the same for every send of the same message."""
-    local = details.booking_id
+def message_id(kind: MessageKind, details: MessageDetails) -> str:
+    """`<subject.kind.sequence@org-domain>`: the same for every send of the same message."""
+    local = subject_id(details)
     if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", local):
         local = hashlib.sha256(local.encode()).hexdigest()[:32]
     domain = details.org_email.rpartition("@")[2] or "slotwise.invalid"
@@ -211,6 +229,38 @@ def _context(kind: MessageKind, details: BookingDetails, lang: str, locale: Loca
         "offer_expires_short": offer_expires_short,
         "rows": rows,
         "action_url": _action_url(kind, details),
+        "to_team": False,
+        "t": t,
+    }
+
+
+def _connection_context(kind: MessageKind, details: ConnectionDetails, lang: str,
+                        locale: Locale) -> dict[str, Any]:
+    text_env, _ = _environments()
+    t = _labels(text_env, lang)
+    provider = PROVIDER_NAMES.get(details.provider, details.provider)
+    last_success = None
+    if details.last_success_at is not None:
+        last_success = format_instant(details.last_success_at, ZoneInfo(details.timezone),
+                                      locale)
+    rows = [Row(t.calendar, f"{details.calendar} ({provider})"),
+            Row(t.resource, details.resource_name)]
+    if details.last_error:
+        rows.append(Row(t.error, details.last_error))
+    rows.append(Row(t.last_success, last_success or t.never))
+    return {
+        "lang": lang,
+        "kind": kind.value,
+        "org_name": details.org_name,
+        "resource_name": details.resource_name,
+        "provider": provider,
+        "calendar": details.calendar,
+        "access_refused": details.access_refused,
+        "last_error": details.last_error,
+        "last_success": last_success,
+        "rows": rows,
+        "action_url": None,  # the organisation's own settings, not a customer's page
+        "to_team": True,
         "t": t,
     }
 

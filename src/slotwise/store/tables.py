@@ -502,7 +502,7 @@ messages = Table(
     "messages", metadata,
     Column("id", String(40), primary_key=True),
     _org(index=False),
-    Column("booking_id", String(40), nullable=False),  # or a waitlist entry's id
+    Column("booking_id", String(40), nullable=False),  # or a waitlist entry's, a connection's
     Column("kind", String(32), nullable=False),
     Column("channel", String(8), nullable=False),
     Column("due_at", Instant, nullable=False),
