@@ -47,20 +47,15 @@ def calendar() -> FakeCalendar:
 
 
 @pytest.fixture
-def ours() -> set[str]:
-    """The organisations this test made: on PostgreSQL a worker runs every organisation's
-    jobs, and other tests' leftover syncs and exports must not reach this test's calendar."""
-    return set()
-
-
-@pytest.fixture
-def container(database_url: str, clock: FrozenClock, calendar: FakeCalendar, ours: set[str]
+def container(database_url: str, clock: FrozenClock, calendar: FakeCalendar
               ) -> Iterator[Container]:
     settings = Settings(database_url=database_url, database_pool_size=4,
                         password_hash_time_cost=1, password_hash_memory_kib=1024,
                         job_max_attempts=3, job_backoff_s=1, calendar_min_poll_s=1)
+    # Only this test's organisations reach `calendar`: on PostgreSQL a worker runs every
+    # organisation's jobs, other tests' leftover syncs and exports included.
     built = build(settings, clock=clock, calendar_providers={
-        "fake": lambda connection, save: calendar if connection.org_id in ours
+        "fake": lambda connection, save: calendar if connection.org_id in calendar.owners
         else FakeCalendar()})
     built.use_cases.calendar_sync.timer = clock  # polling follows the test's clock too
     yield built
@@ -101,10 +96,10 @@ def jobs(container: Container) -> Registry:
 
 
 @pytest.fixture
-def setup(client: TestClient, container: Container, ours: set[str]
+def setup(client: TestClient, container: Container, calendar: FakeCalendar
           ) -> tuple[Org, dict[str, Any], dict[str, Any]]:
     org = signup(client)
-    ours.add(org.id)
+    calendar.owners.add(org.id)
     practitioner = resource(org)
     svc = service(org)
     return org, practitioner, svc
@@ -317,13 +312,12 @@ def test_a_new_connection_takes_the_upcoming_bookings_and_a_reconnect_duplicates
 
 
 def test_busy_time_landing_on_a_booking_flags_it_and_a_substitution_resolves_it_cleanly(
-        container: Container, calendar: FakeCalendar, client: TestClient,
-        ours: set[str]) -> None:
+        container: Container, calendar: FakeCalendar, client: TestClient) -> None:
     """Practitioner and room from pools; Ada's calendar fills the hour of her booking. The
     conflict offers a reschedule with the same resources and Bob at the same time; taking
     Bob moves only the practitioner, and Ada's exported event leaves her calendar."""
     org = signup(client)
-    ours.add(org.id)
+    calendar.owners.add(org.id)
     ada = resource(org, name="Ada", tags=["physio"])
     bob = resource(org, name="Bob", tags=["physio"])
     room = resource(org, name="Room 1", kind="room")

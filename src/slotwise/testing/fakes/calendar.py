@@ -45,6 +45,9 @@ class FakeCalendar:
         self.failure: CalendarError | None = None
         self.calls: list[str] = []
         self.channels: list[PushChannel] = []
+        # Organisations whose connections may use this calendar (a test's own), for
+        # factories that must keep other tests' leftover jobs away from it.
+        self.owners: set[str] = set()
 
     # -- the outside world changing the calendar --------------------------------------------
 
