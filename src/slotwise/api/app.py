@@ -25,6 +25,7 @@ from slotwise.api.routers import (
 )
 from slotwise.api.schemas.common import Problem, SlotProblem
 from slotwise.app.container import UseCases
+from slotwise.web import pages
 
 
 def create_app(use_cases: UseCases) -> FastAPI:
@@ -46,6 +47,7 @@ def create_app(use_cases: UseCases) -> FastAPI:
     for module in (explain, recurrence, jobs, waitlist, payments, webhooks, calendars,
                    conflicts):
         app.include_router(module.router)
+    pages.install(app)  # after the API: `/{org_slug}` must not shadow an API path
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

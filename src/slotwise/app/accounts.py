@@ -7,7 +7,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from slotwise.domain.errors import AlreadyExists, Forbidden, NotFound, Unauthenticated
+from slotwise.domain.errors import (
+    AlreadyExists,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from slotwise.domain.ids import digest, new_id, new_secret
 from slotwise.domain.model import ApiKey, AuthSession, Organisation, Principal, Role, User
 from slotwise.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
@@ -19,6 +25,14 @@ API_KEY_PREFIX = "swk"
 def require_admin(principal: Principal) -> None:
     if not principal.role.manages_setup:
         raise Forbidden("this needs the owner or admin role")
+
+
+# Paths of the pages and the API that an organisation's slug (its public page, `/{slug}`)
+# must not take.
+RESERVED = frozenset({
+    "admin", "api", "book", "docs", "embed", "embed.js", "favicon.ico", "feeds", "healthz",
+    "live", "login", "logout", "manage", "metrics", "openapi.json", "readyz", "redoc",
+    "robots.txt", "static", "v1", "waitlist", "widget"})
 
 
 def slugify(text: str) -> str:
@@ -157,11 +171,14 @@ class Accounts:
     @staticmethod
     def _free_slug(uow: UnitOfWork, wanted: str | None, name: str) -> str:
         if wanted is not None:
+            if wanted in RESERVED:
+                raise InvalidInput(f"{wanted!r} is a path of slotwise's own pages: choose "
+                                   "another organisation slug", ("body", "org_slug"))
             if uow.organisations.by_slug(wanted) is not None:
                 raise AlreadyExists("that organisation slug is taken")
             return wanted
         base = slugify(name)
         slug = base
-        while uow.organisations.by_slug(slug) is not None:
+        while slug in RESERVED or uow.organisations.by_slug(slug) is not None:
             slug = f"{base}-{secrets.token_hex(3)}"
         return slug
