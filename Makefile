@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 services:
 	scripts/services.sh
+	scripts/chromium.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
