@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -24,14 +25,23 @@ COOKIE = "slotwise_lang"
 
 @functools.cache
 def translations(locale: str) -> NullTranslations:
-    """The gettext catalogue of `locale` (English: the identity)."""
-    po = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
-    if locale == DEFAULT or not po.exists():
+    """The gettext catalogue of `locale` (English: the identity): every .po file of the
+    locale (one per area of the pages: messages, public, manage, admin...) merged."""
+    files = sorted((TRANSLATIONS / locale / "LC_MESSAGES").glob("*.po"))
+    if locale == DEFAULT or not files:
         return NullTranslations()
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=locale)
+    merged: Catalog | None = None
+    for po in files:
+        with po.open("rb") as source:
+            catalog = read_po(source, locale=locale)
+        if merged is None:
+            merged = catalog
+            continue
+        for message in catalog:
+            if message.id:
+                merged[message.id] = message
     compiled = io.BytesIO()
-    write_mo(compiled, catalog)
+    write_mo(compiled, merged)
     compiled.seek(0)
     return Translations(fp=compiled)
 
