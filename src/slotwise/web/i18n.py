@@ -40,6 +40,7 @@ def translations(locale: str) -> NullTranslations:
         for message in catalog:
             if message.id:
                 merged[message.id] = message
+    assert merged is not None  # `files` is not empty
     compiled = io.BytesIO()
     write_mo(compiled, merged)
     compiled.seek(0)
