@@ -307,6 +307,15 @@ def book(org_slug: str, service_slug: str, request: Request, app: App,
                     expires_at=expiry, values=values, errors=errors, status_code=422)
 
 
+@router.get("/{org_slug}/{service_slug}/hold")
+@router.get("/{org_slug}/{service_slug}/book")
+def back_to_service(org_slug: str, service_slug: str, request: Request) -> RedirectResponse:
+    """A reload or language switch on a form's answer: back to the service's days."""
+    query = request.url.query
+    return RedirectResponse(f"/{org_slug}/{service_slug}{'?' + query if query else ''}",
+                            status_code=303)
+
+
 @router.get("/{org_slug}/{service_slug}", response_class=HTMLResponse)
 def service_page(org_slug: str, service_slug: str, request: Request, app: App,
                  month: str = "", day: str = "") -> HTMLResponse:
