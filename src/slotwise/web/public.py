@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
 from fastapi import APIRouter, Depends, Form, Request
@@ -72,7 +73,7 @@ class View:
         return cal.local_midnight(day, self.tz)
 
     def local_day(self, instant: datetime) -> date:
-        return instant.astimezone(cal.ZoneInfo(self.tz)).date()
+        return instant.astimezone(ZoneInfo(self.tz)).date()
 
     @staticmethod
     def price(service: Service) -> Decimal | None:
@@ -170,7 +171,7 @@ def _month_context(app: UseCases, org: Organisation, service: Service, view: Vie
                    locale: str, month: date | None, day: date | None) -> dict[str, Any]:
     """One search for the whole month (in the visitor's zone), grouped by local day; the
     chosen day (else the first with free slots) and its slots."""
-    now_local = app.clock.now().astimezone(cal.ZoneInfo(view.tz)).date()
+    now_local = app.clock.now().astimezone(ZoneInfo(view.tz)).date()
     first = month or (day.replace(day=1) if day else now_local.replace(day=1))
     start = cal.local_midnight(first, view.tz)
     end = cal.local_midnight(cal.add_months(first, 1), view.tz)
@@ -294,7 +295,7 @@ def book(org_slug: str, service_slug: str, request: Request, app: App,
                 hold_id=hold_id, notes=notes.strip() or None))
         except Conflict:
             return _service_page(request, app, org, service, view,
-                                 day=at.astimezone(cal.ZoneInfo(view.tz)).date(),
+                                 day=at.astimezone(ZoneInfo(view.tz)).date(),
                                  status_code=409, message="gone")
         except InvalidInput as error:
             errors["form"] = str(error)
