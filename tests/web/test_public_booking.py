@@ -219,3 +219,30 @@ def test_the_widget_puts_the_booking_flow_on_another_site(page: Page, api: httpx
     frame.get_by_role("button", name="Confirm booking").click()
     expect(frame.get_by_role("heading", level=1)).to_have_text("You are booked")
     screenshot(page, f"public-widget-confirmation-{backend}")
+
+
+def test_a_time_taken_meanwhile_says_so_and_shows_the_days_times(
+        page: Page, api: httpx.Client, backend: str) -> None:
+    org, svc = clinic(api)
+    page.goto(f"/{org}/{svc}?day=2027-03-11")
+    held = api.post(f"/v1/public/{org}/services/{svc}/holds",
+                    json={"start": "2027-03-11T14:00:00Z"})  # another visitor, 09:00 EST
+    assert held.status_code == 201
+    page.get_by_role("button", name="9:00 AM EST").click()
+    expect(page.get_by_role("alert")).to_contain_text("that time has just been taken")
+    expect(page.locator("#slots h2")).to_have_text("Thursday, March 11, 2027")
+    assert text(page, "#slots .slot")[0] == "10:00 AM EST"
+    screenshot(page, f"public-slot-gone-{backend}")
+
+
+def test_the_visitors_zone_is_detected(browser: Browser, site: str, api: httpx.Client) -> None:
+    org, svc = clinic(api)
+    context = browser.new_context(base_url=site, locale="en-GB", timezone_id="Europe/Berlin")
+    try:
+        page = context.new_page()
+        page.goto(f"/{org}/{svc}?day=2027-03-08")
+        page.wait_for_url(re.compile(r"tz=Europe%2FBerlin"))
+        expect(page.locator("#tz")).to_have_value("Europe/Berlin")
+        assert text(page, "#slots .slot")[0] == "3:00 PM CET"  # English pages format as en-US
+    finally:
+        context.close()
