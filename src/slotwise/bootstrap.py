@@ -317,7 +317,8 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         reschedule=RescheduleBooking(uow, clock, search),
         lifecycle=Lifecycle(uow, clock, on_no_show=cancellation.no_show),
         meetings=MeetingLinks(uow, clock, providers, link_deadline),
-        bookings=ReadBookings(uow),
+        bookings=ReadBookings(uow, ics_renderer=lambda events, name, revised: render_events(
+            events, name=name, dtstamp=revised)),
         idempotency=Idempotency(SqlIdempotencyStore(engine), clock),
         jobs=OperateJobs(uow, clock),
         relay=RelayOutbox(uow, clock, reactors=[PaymentReactor(), MeetingReactor(),

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from slotwise.app.accounts import require_admin, slugify
 from slotwise.app.conflicts import ConflictDetector
 from slotwise.app.policies import check_resource_money, check_service_money
-from slotwise.app.scheduling import validate_schedule
+from slotwise.app.scheduling import profile, requirements, validate_schedule
 from slotwise.domain.conflicts import ConflictCause
 from slotwise.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slotwise.domain.ids import new_id
@@ -31,6 +31,7 @@ from slotwise.domain.model import (
 from slotwise.domain.payments import PaymentMode
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from slotwise.engine.policies import Deposit, Policy
+from slotwise.engine.pools import role_pools
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +360,24 @@ class Catalog:
     def list_services(self, org_id: str) -> list[Service]:
         with self._uow() as uow:
             return uow.services.list(org_id)
+
+    def team(self, org_id: str, service_id: str | None = None) -> list[Resource]:
+        """The resources a service (or, without `service_id`, any service of the
+        organisation) can draw on, by name: what a public page may name and let people
+        choose. Unknown service → NotFound."""
+        with self._uow() as uow:
+            services = uow.services.list(org_id)
+            if service_id is not None:
+                services = [s for s in services if s.id == service_id]
+                if not services:
+                    raise NotFound("no such service")
+            resources = uow.resources.list(org_id)
+            profiles = [profile(r) for r in resources]
+            pooled = {rid for s in services
+                      for role in role_pools(requirements(s), profiles, None)
+                      for rid in role.resource_ids}
+            return sorted((r for r in resources if r.id in pooled),
+                          key=lambda r: (r.name.casefold(), r.id))
 
     def _check_meeting_provider(self, name: str | None) -> None:
         if name is not None and name not in self._meeting_providers:

@@ -3,6 +3,7 @@ no-shows and the rest of the way to confirmed or failed: `app.lifecycle`.)"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -17,7 +18,8 @@ from slotwise.app.availability import (
 from slotwise.app.holds import chosen_resources
 from slotwise.app.rules import Exclude
 from slotwise.domain import events
-from slotwise.domain.booking import Booking
+from slotwise.domain.booking import Booking, BookingStatus
+from slotwise.domain.calendars import OutgoingEvent, export_uid
 from slotwise.domain.errors import NotFound, OverlapRefused, SlotUnavailable
 from slotwise.domain.ids import digest
 from slotwise.domain.model import BookingFilter, OutboxEvent, Service
@@ -135,9 +137,13 @@ def _new_slot(uow: UnitOfWork, service: Service, booking: Booking, start: dateti
             or joinable_slot(uow, service, start, now))
 
 
+IcsRenderer = Callable[[list[OutgoingEvent], str, datetime], bytes]
+
+
 class ReadBookings:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, ics_renderer: IcsRenderer | None = None) -> None:
         self._uow = uow
+        self._render = ics_renderer
 
     def get(self, org_id: str | None, booking_id: str, manage_token: str | None = None
             ) -> Booking:
@@ -150,3 +156,28 @@ class ReadBookings:
                                                                    ) is None:
                 raise NotFound("no such resource")
             return uow.bookings.list(org_id, query)
+
+    def ics(self, booking_id: str, manage_token: str) -> bytes:
+        """The customer's booking as an iCalendar file (one VEVENT, instants in UTC, the
+        booking's stable UID, so importing it again updates the event), stamped with the
+        booking's last change. NotFound for a wrong token or when no renderer is wired."""
+        if self._render is None:
+            raise NotFound("calendar files are not available")
+        with self._uow() as uow:
+            booking = find_booking(uow, None, booking_id, manage_token)
+            service = uow.services.get(booking.org_id, booking.service_id)
+            resources = uow.resources.many(booking.org_id, booking.resource_ids)
+            org = uow.organisations.get(booking.org_id)
+        title = service.name if service else "Booking"
+        names = [resources[rid].name for rid in booking.resource_ids if rid in resources]
+        lines = [f"With: {', '.join(names)}"] if names else []
+        if booking.meeting is not None:
+            lines.append(f"Meeting: {booking.meeting.join_url}")
+        lines.append(f"Booking: {booking.id}")
+        event = OutgoingEvent(
+            booking_id=booking.id, uid=export_uid(booking.id), title=title,
+            start=booking.start, end=booking.end, timezone=org.timezone if org else "UTC",
+            sequence=booking.sequence, description="\n".join(lines),
+            location=booking.meeting.join_url if booking.meeting else None,
+            tentative=booking.status is BookingStatus.PENDING)
+        return self._render([event], org.name if org else title, booking.updated_at)

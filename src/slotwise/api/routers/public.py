@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
+from slotwise.api import presenters
 from slotwise.api.deps import App
 from slotwise.api.errors import ERROR_RESPONSES
 from slotwise.api.routers.bookings import booked_answer, booking_request, counted
@@ -17,12 +18,13 @@ from slotwise.api.schemas.bookings import (
     AvailabilityOut,
     BookingOut,
     CancelIn,
+    HoldOut,
     PublicBookedOut,
     PublicBookingIn,
     RescheduleIn,
 )
 from slotwise.api.schemas.catalog import PriceOut
-from slotwise.api.schemas.common import Instant, Zone
+from slotwise.api.schemas.common import Body, Instant, Zone
 from slotwise.domain.errors import NotFound
 
 router = APIRouter(prefix="/v1/public", tags=["public"], responses=ERROR_RESPONSES)
@@ -44,9 +46,33 @@ class PublicServices(BaseModel):
     items: list[PublicServiceOut]
 
 
+class PublicHoldIn(Body):
+    start: Instant
+    resource_ids: list[str] | None = Field(default=None, min_length=1, max_length=50)
+
+
+class TeamMemberOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+
+
+class PublicTeam(BaseModel):
+    items: list[TeamMemberOut]
+
+
 @router.get("/bookings/{booking_id}", response_model=BookingOut)
 def get_booking(booking_id: str, token: Token, app: App) -> dict[str, Any]:
     return booking_answer(app, app.bookings.get(None, booking_id, manage_token=token))
+
+
+@router.get("/bookings/{booking_id}/ics", response_class=Response,
+            responses={200: {"content": {"text/calendar": {}}}})
+def booking_ics(booking_id: str, token: Token, app: App) -> Response:
+    """The booking as an iCalendar file for the customer's own calendar."""
+    return Response(app.bookings.ics(booking_id, token), media_type="text/calendar",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{booking_id}.ics"'})
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingOut)
@@ -86,6 +112,28 @@ def availability(org_slug: str, service_slug: str, app: App,
     service = service_by_slug(app, org.id, service_slug)
     return availability_answer(app, org.id, org.timezone, service.id, start, end, resource_id,
                                timezone)
+
+
+@router.get("/{org_slug}/team", response_model=PublicTeam)
+def team(org_slug: str, app: App, service: str | None = None) -> dict[str, Any]:
+    """The resources the organisation's services (or the service of slug `service`) can
+    draw on: what `resource_id` may name in availability and `resource_ids` in a hold."""
+    org = app.accounts.organisation_by_slug(org_slug)
+    service_id = service_by_slug(app, org.id, service).id if service else None
+    return {"items": [{"id": r.id, "name": r.name, "kind": r.kind.value}
+                      for r in app.catalog.team(org.id, service_id)]}
+
+
+@router.post("/{org_slug}/services/{service_slug}/holds", status_code=201,
+             response_model=HoldOut)
+def place_hold(org_slug: str, service_slug: str, body: PublicHoldIn,
+               app: App) -> dict[str, Any]:
+    """Hold a start while the customer fills in their details (the default TTL); book it
+    with `hold_id`. 409 with alternatives when the start is not offered."""
+    org = app.accounts.organisation_by_slug(org_slug)
+    service = service_by_slug(app, org.id, service_slug)
+    resource_ids = tuple(dict.fromkeys(body.resource_ids)) if body.resource_ids else None
+    return presenters.hold(app.place_hold(org.id, service.id, body.start, resource_ids))
 
 
 @router.post("/{org_slug}/services/{service_slug}/bookings", status_code=201,
