@@ -63,3 +63,12 @@ def test_an_organisation_cannot_take_a_page_path_as_its_slug(client: TestClient)
         "org_name": "Manage", "email": "m@example.com", "password": "correct horse battery",
         "timezone": "UTC"})
     assert named.status_code == 201 and named.json()["org"]["slug"] != "manage"
+
+
+def test_dates_follow_the_visitors_region_and_language_links_keep_the_query() -> None:
+    assert i18n.region_locale("en", "en-GB,en;q=0.8") == "en_GB"
+    assert i18n.region_locale("en", "de-DE") == "en"
+    assert i18n.region_locale("de", "de-AT") == "de_AT"
+    assert i18n.region_locale("fr", "fr-xx-nonsense") in ("fr", "fr_XX")
+    page = Pages().render(request(b"day=2027-03-08&lang=de"), "base.html")
+    assert 'href="/?day=2027-03-08&amp;lang=fr"' in bytes(page.body).decode()

@@ -58,6 +58,18 @@ def negotiate(query: str | None, cookie: str | None, accept_language: str | None
     return DEFAULT
 
 
+def region_locale(language: str, accept_language: str | None) -> str:
+    """The locale dates and numbers are formatted in: the visitor's own variant of the page's
+    language when Accept-Language names one (en-GB: 14:00, 31/12), else the language."""
+    for tag in _accepted(accept_language or ""):
+        if tag.split("-")[0].lower() == language and "-" in tag:
+            try:
+                return str(Locale.parse(tag, sep="-"))
+            except (UnknownLocaleError, ValueError):
+                continue
+    return language
+
+
 def _accepted(header: str) -> list[str]:
     """Accept-Language's tags, best first (quality, then order)."""
     weighted = []

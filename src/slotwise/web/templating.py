@@ -42,7 +42,8 @@ class Pages:
         env = self.env.overlay()
         env.install_gettext_translations(i18n.translations(locale),  # type: ignore[attr-defined]
                                          newstyle=True)
-        env.filters.update(_filters(locale))
+        env.filters.update(_filters(i18n.region_locale(
+            locale, request.headers.get("accept-language"))))
         body = env.get_template(template).render(
             request=request, locale=locale, languages=i18n.LANGUAGES, **context)
         response = HTMLResponse(body, status_code=status_code)
