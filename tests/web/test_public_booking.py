@@ -243,6 +243,6 @@ def test_the_visitors_zone_is_detected(browser: Browser, site: str, api: httpx.C
         page.goto(f"/{org}/{svc}?day=2027-03-08")
         page.wait_for_url(re.compile(r"tz=Europe%2FBerlin"))
         expect(page.locator("#tz")).to_have_value("Europe/Berlin")
-        assert text(page, "#slots .slot")[0] == "3:00 PM CET"  # English pages format as en-US
+        assert text(page, "#slots .slot")[0] == "15:00 CET"  # en-GB: English, 24-hour times
     finally:
         context.close()
