@@ -172,7 +172,7 @@ async def _reschedule(request: Request, booking_id: str, token: str, zone: str |
         day_start=start,
         previous_day=_link(base, token=token, tz=zone, day=(day - timedelta(days=1)).isoformat()),
         next_day=_link(base, token=token, tz=zone, day=(day + timedelta(days=1)).isoformat()),
-        **extra)
+        **{"problem": None, **extra})
 
 
 @router.get("/manage/{booking_id}/reschedule", response_class=HTMLResponse)
