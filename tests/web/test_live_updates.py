@@ -13,7 +13,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser
@@ -30,6 +32,7 @@ from slotwise.testing.serve import slotwise_serve
 pytestmark = pytest.mark.xdist_group("web-live")
 
 NOW = "2027-03-01T12:00:00Z"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 START = "2027-03-02T15:00:00Z"  # Tuesday 10:00 in New York
 
 
@@ -72,6 +75,14 @@ async def read_stream(app: FastAPI, path: str, *, until: Callable[[str], bool],
              "client": ("127.0.0.1", 1), "headers": [(b"host", b"test")], "app": app}
     await asyncio.wait_for(app(scope, receive, send), timeout_s)
     return started["status"], started["headers"], "".join(body)
+
+
+def _delete_keys(prefix: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 def slots_events(body: str) -> list[dict[str, Any]]:
@@ -171,12 +182,12 @@ def test_a_booking_through_one_server_reaches_a_browser_on_another_within_a_seco
         prefix = f"slotwise_live_{secrets.token_hex(6)}"
         settings["SLOTWISE_REDIS_KEY_PREFIX"] = prefix
         if fan_out == "redis":
-            settings["SLOTWISE_REDIS_URL"] = "redis://127.0.0.1:6379/0"
+            settings["SLOTWISE_REDIS_URL"] = REDIS_URL
+            stack.callback(_delete_keys, prefix)
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
         server_a = stack.enter_context(slotwise_serve(settings, tmp_path / "a"))
         server_b = stack.enter_context(slotwise_serve(settings, tmp_path / "b"))
-        import httpx
         client_b = stack.enter_context(httpx.Client(base_url=server_b, timeout=30))
         org = api.signup(client_b)
         api.resource(org, name="Dr Who")
