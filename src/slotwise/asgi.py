@@ -23,6 +23,7 @@ def create() -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.jobs == "embedded":
             container.start_jobs()
+        container.start_live()
         yield
         container.close()
 

@@ -34,6 +34,7 @@ from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.jobs import OperateJobs
 from slotwise.app.lifecycle import ApprovalGate, Gates, Lifecycle
+from slotwise.app.live import LiveReactor, LiveUpdates
 from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.meetings import MeetingGate, MeetingLinks, MeetingProviders, MeetingReactor
 from slotwise.app.notifications import Links, NotificationReactor, Notifications
@@ -48,6 +49,7 @@ from slotwise.domain.calendars import (
     CalendarProviderFactory,
     OAuthClient,
 )
+from slotwise.domain.live import LiveBus
 from slotwise.domain.meetings import MeetingProvider
 from slotwise.domain.payments import PaymentGateway
 from slotwise.domain.ports import Clock
@@ -61,6 +63,7 @@ from slotwise.integrations.calendars.ics_subscription import IcsSubscription
 from slotwise.integrations.calendars.microsoft import MicrosoftCalendar
 from slotwise.integrations.calendars.oauth import GoogleOAuth, MicrosoftOAuth
 from slotwise.integrations.email import SmtpMailer
+from slotwise.integrations.live import InProcessLiveBus, PostgresLiveBus, RedisLiveBus
 from slotwise.integrations.meetings import HttpMeetings, JitsiMeetings
 from slotwise.integrations.messages import TemplateMessages
 from slotwise.integrations.passwords import Argon2Hasher
@@ -146,10 +149,15 @@ class Container:
         self.worker.start()
         return self.worker
 
+    def start_live(self) -> None:
+        """Start this process's one live-update listener (server processes)."""
+        self.use_cases.live.start()
+
     def close(self) -> None:
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+        self.use_cases.live.stop()
         for close in self.closers:
             close()
         self.engine.dispose()
@@ -289,6 +297,7 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
     messaging = _messaging(settings, uow, clock, Links(settings.public_base_url,
                                                        book.manage_token, waitlist.offer_token))
     calendars = _calendars(settings)
+    live = LiveUpdates(uow, live_bus(settings))
     calendar_sync = CalendarSync(
         uow, clock, {**calendars.adapters, **(calendar_providers or {})},
         window_days=settings.calendar_window_days,
@@ -324,7 +333,8 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         relay=RelayOutbox(uow, clock, reactors=[PaymentReactor(), MeetingReactor(),
                                                 WaitlistReactor(), NotificationReactor(),
                                                 WebhookReactor(),
-                                                CalendarExportReactor()]),
+                                                CalendarExportReactor()],
+                         after_commit=[LiveReactor(live.bus)]),
         fixer=Fixer(uow, clock, stuck_after=timedelta(seconds=settings.stuck_job_after_s)),
         waitlist=waitlist,
         health=health,
@@ -341,12 +351,24 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
                                        events, name=name, dtstamp=revised),
                                    min_poll_s=settings.calendar_min_poll_s),
         conflicts=OperateConflicts(uow, clock, waitlist, detector),
+        live=live,
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
         checks=checks,
     )
     return Container(settings=settings, engine=engine, use_cases=use_cases, uow=uow,
                      redis=client, meeting_providers=providers,
                      closers=[*closers, *messaging.closers, *calendars.closers])
+
+
+def live_bus(settings: Settings) -> LiveBus:
+    """Live-update fan-out across processes: Redis pub/sub when Redis is configured, else
+    PostgreSQL LISTEN/NOTIFY; on SQLite (one process) in-process."""
+    if settings.redis_url is not None:
+        return RedisLiveBus(settings.redis_url, settings.redis_key_prefix,
+                            timeout_s=settings.redis_timeout_s)
+    if not settings.is_sqlite:
+        return PostgresLiveBus(settings.database_url, f"{settings.redis_key_prefix}_live")
+    return InProcessLiveBus()
 
 
 def _stripe(settings: Settings) -> StripeGateway | None:

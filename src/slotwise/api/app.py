@@ -14,6 +14,7 @@ from slotwise.api.routers import (
     conflicts,
     explain,
     jobs,
+    live,
     ops,
     payments,
     public,
@@ -42,7 +43,7 @@ def create_app(use_cases: UseCases) -> FastAPI:
     app.middleware("http")(middleware.idempotency)
     app.add_middleware(middleware.SingleQueryValues)
     app.add_middleware(middleware.Observe)
-    for module in (ops, accounts, resources, services, bookings, public):
+    for module in (ops, accounts, resources, services, bookings, public, live):
         app.include_router(module.router)
     for module in (explain, recurrence, jobs, waitlist, payments, webhooks, calendars,
                    conflicts):

@@ -21,6 +21,7 @@ from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.jobs import OperateJobs
 from slotwise.app.lifecycle import Lifecycle
+from slotwise.app.live import LiveUpdates
 from slotwise.app.manage import CancelBooking, ReadBookings, RescheduleBooking
 from slotwise.app.meetings import MeetingLinks
 from slotwise.app.notifications import Notifications
@@ -74,6 +75,7 @@ class UseCases:
     calendar_export: CalendarExporter
     calendars: ConnectCalendars
     conflicts: OperateConflicts
+    live: LiveUpdates
     cursor_secret: bytes
     # /readyz: name → its check, returning None when healthy, else what is wrong
     checks: dict[str, Dependency] = field(default_factory=dict)

@@ -4,6 +4,7 @@ no-shows and the rest of the way to confirmed or failed: `app.lifecycle`.)"""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from slotwise.app.availability import (
     lock_candidates,
     offered_slot,
     session_key,
+    slot_request,
 )
 from slotwise.app.holds import chosen_resources
 from slotwise.app.rules import Exclude
@@ -22,9 +24,10 @@ from slotwise.domain.booking import Booking, BookingStatus
 from slotwise.domain.calendars import OutgoingEvent, export_uid
 from slotwise.domain.errors import NotFound, OverlapRefused, SlotUnavailable
 from slotwise.domain.ids import digest
-from slotwise.domain.model import BookingFilter, OutboxEvent, Service
+from slotwise.domain.model import BookingFilter, Organisation, OutboxEvent, Resource, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from slotwise.engine.availability import Slot
+from slotwise.engine.availability import Slot, find_slots
+from slotwise.engine.intervals import TimeRange
 
 
 def find_booking(uow: UnitOfWork, org_id: str | None, booking_id: str,
@@ -106,6 +109,23 @@ class RescheduleBooking:
                 booking.org_id, service, start, exclude=own, uow=uow))
 
 
+    def options(self, booking_id: str, start: datetime, end: datetime, *,
+                manage_token: str) -> list[Slot]:
+        """The starts in [start, end) the booking could move to: the service's availability
+        with the booking's own allocations not counted as busy (its neighbours stay
+        bookable), and its current start left out (moving there changes nothing)."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            booking = find_booking(uow, None, booking_id, manage_token)
+            service = uow.services.get(booking.org_id, booking.service_id)
+            if service is None:
+                raise NotFound("the booking's service is gone")
+            window = TimeRange(start, end)
+            request = slot_request(uow, service, now, window,
+                                   exclude=Exclude(booking_ids=frozenset({booking.id})))
+            return [s for s in find_slots(request, window) if s.start != booking.start]
+
+
 def move_booking(uow: UnitOfWork, service: Service, booking: Booking, slot: Slot,
                  now: datetime) -> Booking:
     """Write the booking at `slot` (its times and resources) with its allocations, and the
@@ -138,12 +158,32 @@ def _new_slot(uow: UnitOfWork, service: Service, booking: Booking, start: dateti
 
 
 IcsRenderer = Callable[[list[OutgoingEvent], str, datetime], bytes]
+@dataclass(frozen=True, slots=True)
+class BookingDetails:
+    """What the customer's manage page shows: the booking with its service, resources and
+    organisation (`service` None when it was deleted since)."""
+
+    booking: Booking
+    service: Service | None
+    resources: tuple[Resource, ...]
+    organisation: Organisation
 
 
 class ReadBookings:
     def __init__(self, uow: UnitOfWorkFactory, ics_renderer: IcsRenderer | None = None) -> None:
         self._uow = uow
         self._render = ics_renderer
+
+    def details(self, booking_id: str, manage_token: str) -> BookingDetails:
+        """By the customer's manage token (a wrong one → NotFound), read together."""
+        with self._uow() as uow:
+            booking = find_booking(uow, None, booking_id, manage_token)
+            org = uow.organisations.get(booking.org_id)
+            if org is None:
+                raise NotFound("no such booking")
+            found = (uow.resources.get(booking.org_id, rid) for rid in booking.resource_ids)
+            return BookingDetails(booking, uow.services.get(booking.org_id, booking.service_id),
+                                  tuple(r for r in found if r is not None), org)
 
     def get(self, org_id: str | None, booking_id: str, manage_token: str | None = None
             ) -> Booking:

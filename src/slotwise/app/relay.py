@@ -26,12 +26,22 @@ class Reactor(Protocol):
         ...
 
 
+class AfterCommit(Protocol):
+    """A consequence that is not written but sent (live updates): told of each batch once
+    it is committed. Best effort: it must not raise, and a relay that dies between the
+    commit and the call skips it."""
+
+    def committed(self, events: Sequence[OutboxEvent]) -> None: ...
+
+
 class RelayOutbox:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock,
-                 reactors: Sequence[Reactor] = ()) -> None:
+                 reactors: Sequence[Reactor] = (),
+                 after_commit: Sequence[AfterCommit] = ()) -> None:
         self._uow = uow
         self._clock = clock
         self.reactors = list(reactors)
+        self.after_commit = list(after_commit)
 
     def __call__(self, limit: int = BATCH) -> int:
         """Relay one batch; returns how many events it published (0: none waiting)."""
@@ -46,6 +56,8 @@ class RelayOutbox:
                     reactor.react(uow, event, now)
             uow.outbox.mark_published([e.id for e in events], now)
             uow.commit()
+        for observer in self.after_commit:
+            observer.committed(events)
         return len(events)
 
     def backlog(self) -> tuple[int, datetime | None]:

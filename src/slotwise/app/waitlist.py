@@ -22,7 +22,7 @@ from slotwise.domain.booking import HoldStatus
 from slotwise.domain.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from slotwise.domain.ids import new_id
 from slotwise.domain.jobs import JobSpec
-from slotwise.domain.model import Customer, OutboxEvent
+from slotwise.domain.model import Customer, Organisation, OutboxEvent, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from slotwise.domain.waitlist import EntryState, WaitlistEntry
 
@@ -125,6 +125,22 @@ class OperateWaitlist:
     def offer_token(self, entry: WaitlistEntry) -> str:
         message = f"{entry.id}:{entry.offer_hold_id}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:40]
+
+    def offered(self, entry_id: str, token: str) -> tuple[WaitlistEntry, Service, Organisation]:
+        """A live offer by its link's token, with its service and organisation. A wrong
+        token, an entry without an offer or a lapsed offer → NotFound (nothing leaks)."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            entry = uow.waitlist.by_id(entry_id)
+            if (entry is None or entry.state is not EntryState.OFFERED
+                    or not hmac.compare_digest(self.offer_token(entry), token)
+                    or entry.offer_expires_at is None or now >= entry.offer_expires_at):
+                raise NotFound("no such offer")
+            service = uow.services.get(entry.org_id, entry.service_id)
+            org = uow.organisations.get(entry.org_id)
+            if service is None or org is None:
+                raise NotFound("no such offer")
+            return entry, service, org
 
     def accept(self, entry_id: str, token: str) -> Booked:
         """Book the offered slot with the offer's hold. A wrong token or an entry without a

@@ -9,7 +9,8 @@ from fastapi.staticfiles import StaticFiles
 
 from slotwise.web.templating import STATIC, Pages
 
-ROUTERS: tuple[str, ...] = ("public",)  # modules of slotwise.web with a `router`, in mount order
+# Modules of slotwise.web with a `router`, in mount order: `public` last (its `/{org_slug}`).
+ROUTERS: tuple[str, ...] = ("manage", "public")
 
 
 def install(app: FastAPI) -> None:
