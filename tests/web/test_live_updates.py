@@ -5,13 +5,14 @@ LISTEN/NOTIFY, or through Redis pub/sub — across server processes within a sec
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -28,6 +29,8 @@ from slotwise.testing import api
 from slotwise.testing.browser import screenshot
 from slotwise.testing.databases import fresh_postgres_database
 from slotwise.testing.serve import slotwise_serve
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.xdist_group("web-live")
 
@@ -98,6 +101,13 @@ def live_app(container: Container) -> Iterator[tuple[FastAPI, TestClient]]:
         yield app, client
 
 
+def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` in a thread of its own: Playwright's sync API keeps an event loop
+    running in this one once a browser test has run in the same worker."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def test_a_booking_reaches_the_stream_of_its_service(
         live_app: tuple[FastAPI, TestClient], container: Container) -> None:
     app, client = live_app
@@ -122,7 +132,7 @@ def test_a_booking_reaches_the_stream_of_its_service(
                              until=lambda body: "event: slots" in body, timeout_s=2.0)
         return await asyncio.gather(mine, theirs, return_exceptions=True)
 
-    mine, theirs = asyncio.run(both())
+    mine, theirs = run_apart(both())
     status, headers, body = mine
     assert status == 200 and headers["content-type"].startswith("text/event-stream")
     assert body.startswith("retry: ")
@@ -156,7 +166,7 @@ def test_a_stream_that_falls_behind_is_dropped_not_waited_for() -> None:
             await slow.next(1.0)
         assert await other.next(0.05) is None
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 EVENT_SOURCE_PAGE = """<!doctype html><title>live</title><ul id="log"></ul><script>

@@ -120,12 +120,13 @@ def test_a_wrong_token_is_a_translated_404_that_leaks_nothing(
 def test_the_waitlist_offer_page_books_the_offered_time(
         page: Page, api: httpx.Client, site_database_url: str) -> None:
     org, svc, booked = _booked(api)
+    # Alan will wait for 9–12, where only 10:00 is taken: take the other times first, or the
+    # waitlist would offer him one of them at once.
+    for start in ("2027-03-02T14:00:00Z", "2027-03-02T16:00:00Z"):
+        build_api.book(org, svc["id"], start)
     entry = org.post("/v1/waitlist", {
         "service_id": svc["id"], "start": "2027-03-02T14:00:00Z", "end": "2027-03-02T17:00:00Z",
         "customer": {"name": "Alan", "email": "alan@example.com"}}).json()
-    # Alan's range is 9–12; only 10:00 is taken, so free the other times first
-    for start in ("2027-03-02T14:00:00Z", "2027-03-02T16:00:00Z"):
-        build_api.book(org, svc["id"], start)
     assert api.post(f"/v1/public/bookings/{booked['id']}/cancel",
                     params={"token": booked["manage_token"]}).status_code == 200
     deadline = time.monotonic() + 20
