@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from slotwise.web.templating import STATIC, Pages
 
-ROUTERS: tuple[str, ...] = ()  # modules of slotwise.web with a `router`, in mount order
+ROUTERS: tuple[str, ...] = ("admin",)  # modules of slotwise.web with a `router`, in mount order
 
 
 def install(app: FastAPI) -> None:
