@@ -190,6 +190,9 @@ def test_staff_act_on_bookings_but_not_on_the_setup(page: Page, api: httpx.Clien
     page.goto("/admin/bookings?date=2027-03-01")
     row(page, "Sam Staffcase").get_by_role("button", name="Cancel booking").click()
     expect(row(page, "Sam Staffcase")).to_contain_text("Cancelled")
+    # The board refreshes itself (htmx, every 10 s): a new booking shows without a reload.
+    sw.book(org, service["id"], "2027-03-01T15:00:00Z", customer=customer("Lia Live"))
+    expect(row(page, "Lia Live")).to_be_visible(timeout=15_000)
 
 
 def test_a_post_without_its_csrf_token_is_refused(page: Page, api: httpx.Client) -> None:
@@ -233,6 +236,11 @@ def test_the_session_cookie_is_httponly_and_samesite(client: TestClient) -> None
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/admin" in cookie
     assert "Secure" not in cookie  # plain http here; https requests get Secure
     assert client.get("/admin").status_code == 200
+    client.base_url = httpx.URL("https://testserver")
+    client.cookies.clear()
+    secure = _login(client, org.email)
+    assert "Secure" in next(c for c in secure.headers.get_list("set-cookie")
+                            if c.startswith("slotwise_admin="))
 
 
 def test_signed_out_pages_redirect_to_the_login_and_back(client: TestClient) -> None:
