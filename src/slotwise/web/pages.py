@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from slotwise.web.templating import STATIC, Pages
 
 # Modules of slotwise.web with a `router`, in mount order: `public` last (its `/{org_slug}`).
-ROUTERS: tuple[str, ...] = ("manage", "public")
+ROUTERS: tuple[str, ...] = ("admin", "manage", "public")
 
 
 def install(app: FastAPI) -> None:

@@ -1,0 +1,79 @@
+"""What runs around the bookings: the waitlist, open conflicts (resolved by picking a
+suggestion), failed jobs (retried), and the organisation's settings."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from slotwise.domain.conflicts import ConflictFilter
+from slotwise.domain.errors import DomainError
+from slotwise.domain.jobs import JobState
+from slotwise.web.admin.session import (
+    AdminRoute,
+    CurrentAdmin,
+    Form,
+    SetupAdmin,
+    back,
+    render,
+    text,
+    use_cases,
+)
+
+router = APIRouter(route_class=AdminRoute)
+
+
+@router.get("/waitlist")
+def waitlist(request: Request, admin: CurrentAdmin) -> HTMLResponse:
+    app = use_cases(request)
+    entries = app.waitlist.list(admin.principal.org_id, None, None, limit=200)
+    services = {s.id: s for s in app.catalog.list_services(admin.principal.org_id)}
+    return render(request, admin, "waitlist.html", active="waitlist", entries=entries,
+                  services=services)
+
+
+@router.get("/conflicts")
+def conflicts(request: Request, admin: CurrentAdmin) -> HTMLResponse:
+    app = use_cases(request)
+    views = app.conflicts.list(admin.principal, ConflictFilter())
+    resources = {r.id: r for r in app.catalog.list_resources(admin.principal, None, 500)}
+    zone = ZoneInfo(admin.org.timezone)
+    local_dates = {v.conflict.id: v.conflict.start.astimezone(zone).date().isoformat()
+                   for v in views}
+    return render(request, admin, "conflicts.html", active="conflicts", views=views,
+                  resources=resources, local_dates=local_dates)
+
+
+@router.post("/conflicts/{conflict_id}/resolve")
+def resolve(request: Request, admin: CurrentAdmin, form: Form, conflict_id: str
+            ) -> Response:
+    try:
+        use_cases(request).conflicts.resolve(admin.principal, conflict_id,
+                                             text(form, "suggestion_id"))
+    except DomainError as error:
+        return render(request, admin, "failed.html", active="conflicts", status_code=409,
+                      error="action", detail=error.detail, back_to="/admin/conflicts")
+    return back("/admin/conflicts")
+
+
+@router.get("/jobs")
+def jobs(request: Request, admin: SetupAdmin) -> HTMLResponse:
+    found = use_cases(request).jobs.list(admin.principal.org_id, JobState.FAILED, limit=200)
+    return render(request, admin, "jobs.html", active="jobs", jobs=found)
+
+
+@router.post("/jobs/{job_id}/retry")
+def retry(request: Request, admin: SetupAdmin, form: Form, job_id: str) -> Response:
+    try:
+        use_cases(request).jobs.retry(admin.principal.org_id, job_id)
+    except DomainError as error:
+        return render(request, admin, "failed.html", active="jobs", status_code=409,
+                      error="action", detail=error.detail, back_to="/admin/jobs")
+    return back("/admin/jobs")
+
+
+@router.get("/settings")
+def settings(request: Request, admin: SetupAdmin) -> HTMLResponse:
+    return render(request, admin, "settings.html", active="settings")
