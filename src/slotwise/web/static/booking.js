@@ -64,24 +64,39 @@
     source.addEventListener("slots", function (event) {
       var current = doc.getElementById("slots");
       if (!current || !current.getAttribute("data-url") || !window.htmx) return;
-      if (overlapsDay(event, current)) {
-        htmx.ajax("GET", current.getAttribute("data-url"), { target: "#slots", swap: "outerHTML" });
-      }
+      if (overlapsDay(event, current)) refetch();
     });
-    source.onopen = function () { failures = 0; };
+    function refetch() {
+      var current = doc.getElementById("slots");
+      if (!current || !current.getAttribute("data-url") || !window.htmx) return;
+      // A live refresh must not move the visitor's focus (see markDay).
+      htmx.ajax("GET", current.getAttribute("data-url"), { target: "#slots", swap: "outerHTML" });
+    }
+    var opened = false;
+    source.onopen = function () {
+      // A reconnect may have missed events: read the day again.
+      if (opened && doc.getElementById("slots")) refetch();
+      opened = true;
+      failures = 0;
+      doc.documentElement.setAttribute("data-live", "open");
+    };
     source.onerror = function () {  // absent (404) or down: stop after a few tries
       if (++failures >= 3) source.close();
     };
   }
 
   function markDay() {
+    var picked = false;  // focus follows a day the visitor picked, never a live refresh
     doc.addEventListener("click", function (event) {
       var link = event.target.closest && event.target.closest("a.day");
       if (!link) return;
+      picked = true;
       doc.querySelectorAll("a.day[aria-current]").forEach(function (a) { a.removeAttribute("aria-current"); });
       link.setAttribute("aria-current", "date");
     });
     doc.body.addEventListener("htmx:afterSwap", function () {
+      if (!picked) return;
+      picked = false;
       var heading = doc.getElementById("slots-heading");
       if (heading) heading.focus({ preventScroll: true });
     });

@@ -1,0 +1,49 @@
+"""Live slots on the public page, in real browsers: two visitors look at the same day; one
+books a time, and the other sees it vanish within a second, without reloading — over one
+server here, and across two server processes in tests/web/test_live_updates.py."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect
+
+from slotwise.testing.api import book, resource, service, signup
+from slotwise.testing.browser import screenshot
+
+pytestmark = pytest.mark.xdist_group("web-public-live")
+DAY = "2027-03-08"
+TEN = "2027-03-08T15:00:00Z"  # 10:00 in New York
+
+
+def test_a_time_taken_by_someone_else_vanishes_within_a_second(
+        browser: Browser, site: str, api: httpx.Client, site_database_url: str) -> None:
+    org = signup(api, name="Live Physio")
+    resource(org, name="Ann Lee")
+    svc = service(org, name="Consultation")
+    watcher = browser.new_context(base_url=site, locale="en-US",
+                                  timezone_id="America/New_York")
+    try:
+        page = watcher.new_page()
+        page.goto(f"/{org.slug}/{svc['slug']}?day={DAY}&tz=America/New_York")
+        ten = page.locator("#slots .slot", has_text="10:00")
+        expect(ten).to_have_count(1)
+        # The page's EventSource is open before the other visitor books.
+        page.wait_for_function(
+            "() => document.documentElement.getAttribute('data-live') === 'open'",
+            timeout=10_000)
+        started = time.monotonic()
+        book(org, svc["id"], TEN)
+        expect(ten).to_have_count(0, timeout=5_000)
+        took = time.monotonic() - started
+        backend = "sqlite" if site_database_url.startswith("sqlite") else "postgresql"
+        screenshot(page, f"public-live-vanished-{backend}")
+        print(f"\nlive: the taken time vanished from the other page after {took:.2f} s")
+        assert took <= 1.0
+        assert page.locator("#slots .slot", has_text="11:00").count() == 1
+        page.keyboard.press("Tab")  # the refresh left the focus where it was: at the start
+        assert page.evaluate("document.activeElement.className") == "skip"
+    finally:
+        watcher.close()
