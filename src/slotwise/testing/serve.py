@@ -37,7 +37,7 @@ def slotwise_serve(settings: Mapping[str, str], workdir: Path, *, port: int | No
     .env, no default SQLite file); yields its base URL once /healthz answers."""
     port = port or free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("SLOTWISE_")}
-    env.update(SLOTWISE_LOG_JSON="false", **settings)
+    env.update({"SLOTWISE_LOG_JSON": "false", **settings})
     log_path = workdir / "server.log"
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
