@@ -243,6 +243,8 @@ def render(clinic: DemoClinic, base_url: str) -> str:
         *(f"    {describe(s)}" for s in clinic.services),
         f"  bookings:       {len(clinic.bookings)} ({span})",
         "",
+        f"  booking page:   {base_url}/{clinic.slug}",
+        f"  admin:          {base_url}/admin  (sign in with the owner e-mail and password)",
         f"  API docs:       {base_url}/docs",
         f"  OpenAPI:        {base_url}/openapi.json",
         f"  public:         {public}/services",
