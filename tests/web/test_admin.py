@@ -319,3 +319,62 @@ def test_german_and_french_render_translated(client: TestClient) -> None:
     assert "Neue Ressource" in german and "Puffer davor (Minuten)" in german
     french = client.get("/admin/services/new?lang=fr").text
     assert "Nouvelle prestation" in french and "Acompte (% du prix)" in french
+
+
+def test_signing_out_ends_the_session_so_its_cookie_is_refused(client: TestClient) -> None:
+    org = sw.signup(client, timezone="UTC")
+    _login(client, org.email)
+    stolen = client.cookies.get("slotwise_admin", path="/admin")
+    assert stolen
+    csrf = _csrf(client.get("/admin"))
+    out = client.post("/admin/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/admin/login"
+    # the old value set back (a copy of the cookie, another browser) is a stranger now
+    client.cookies.clear()
+    client.cookies.set("slotwise_admin", stolen, path="/admin")
+    again = client.get("/admin/bookings", follow_redirects=False)
+    assert again.status_code == 303
+    assert again.headers["location"] == "/admin/login?next=/admin/bookings"
+    assert client.get("/v1/resources", headers=sw.auth(stolen)).status_code == 401
+    # the owner's other sessions (here: the API token from signup) go on
+    assert org.get("/v1/resources").status_code == 200
+
+
+def test_the_owner_renames_the_organisation_and_moves_its_zone(client: TestClient) -> None:
+    org = sw.signup(client, timezone="UTC", name="Harbour Clinic")
+    _login(client, org.email)
+    page = client.get("/admin/settings")
+    assert page.status_code == 200
+    assert 'name="name" type="text" value="Harbour Clinic" required maxlength="200">' \
+        in page.text
+    assert '<option value="UTC" selected>' in page.text
+    assert "Existing resources keep their zone" in page.text
+    csrf = _csrf(page)
+    saved = client.post("/admin/settings", data={"csrf": csrf, "name": "Quay Clinic",
+                                                 "timezone": "Europe/Berlin"},
+                        follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"] == "/admin/settings?saved=1"
+    shown = client.get("/admin/settings?saved=1").text
+    assert 'role="status">Saved.' in shown
+    assert '<option value="Europe/Berlin" selected>' in shown and "Quay Clinic" in shown
+    assert org.get("/v1/org").json()["timezone"] == "Europe/Berlin"
+    bad = client.post("/admin/settings", data={"csrf": csrf, "name": "Quay Clinic",
+                                               "timezone": "Mars/Olympus"})
+    assert bad.status_code == 422 and 'role="alert"' in bad.text
+    assert "not an IANA time zone name" in bad.text
+    forged = client.post("/admin/settings", data={"name": "Forged", "timezone": "UTC"})
+    assert forged.status_code == 403
+    assert org.get("/v1/org").json() == {**org.get("/v1/org").json(), "name": "Quay Clinic",
+                                         "timezone": "Europe/Berlin"}
+
+
+def test_staff_neither_see_nor_post_the_settings(client: TestClient) -> None:
+    org = sw.signup(client, timezone="UTC", name="Harbour Clinic")
+    _login(client, staff_of(org))
+    csrf = _csrf(client.get("/admin/bookings"))
+    assert "/admin/settings" not in client.get("/admin/bookings").text
+    assert client.get("/admin/settings").status_code == 403
+    posted = client.post("/admin/settings", data={"csrf": csrf, "name": "Staff Clinic",
+                                                  "timezone": "Asia/Tokyo"})
+    assert posted.status_code == 403 and "owner or admin role" in posted.text
+    assert org.get("/v1/org").json()["name"] == "Harbour Clinic"
