@@ -378,3 +378,26 @@ def test_staff_neither_see_nor_post_the_settings(client: TestClient) -> None:
                                                   "timezone": "Asia/Tokyo"})
     assert posted.status_code == 403 and "owner or admin role" in posted.text
     assert org.get("/v1/org").json()["name"] == "Harbour Clinic"
+
+
+def test_form_reasons_are_translated_and_use_case_reasons_stay_english(client: TestClient
+                                                                        ) -> None:
+    org = sw.signup(client, timezone="UTC")
+    resource = sw.resource(org, name="Dr D", weekly=[])
+    _login(client, org.email)
+    page = f"/admin/resources/{resource['id']}"
+    csrf = _csrf(client.get(page))
+    bad = client.post(f"{page}/schedule?lang=de", data={"csrf": csrf, "hours_wed": "9 bis 5"})
+    assert bad.status_code == 422
+    assert "hours_wed: Zeiten als 09:00-17:00 schreiben, durch Kommas getrennt" in bad.text
+    french = client.post("/admin/services/new?lang=fr", data={
+        "csrf": csrf, "name": "S", "duration_min": "30", "price_amount": "beaucoup",
+        "req_0_kind": "room"})
+    assert french.status_code == 422 and "prix : un montant comme 45.00" in french.text
+    english = client.post(f"{page}/schedule?lang=en", data={"csrf": csrf, "hours_wed": "9 to 5"})
+    assert "hours_wed: write hours as 09:00-17:00, separated by commas" in english.text
+    # the zone is refused by the use case: its reason is the API's, in English
+    zone = client.post("/admin/settings?lang=de", data={"csrf": csrf, "name": "X",
+                                                         "timezone": "Mars/Olympus"})
+    assert zone.status_code == 422 and "Einstellungen speichern" in zone.text
+    assert "&#39;Mars/Olympus&#39; is not an IANA time zone name" in zone.text

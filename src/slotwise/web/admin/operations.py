@@ -12,6 +12,7 @@ from slotwise.domain.conflicts import ConflictFilter
 from slotwise.domain.errors import DomainError
 from slotwise.domain.jobs import JobState
 from slotwise.engine.zones import accepted_zones
+from slotwise.web.admin import forms
 from slotwise.web.admin.session import (
     Admin,
     AdminRoute,
@@ -76,7 +77,8 @@ def retry(request: Request, admin: SetupAdmin, form: Form, job_id: str) -> Respo
     return back("/admin/jobs")
 
 
-def _settings(request: Request, admin: Admin, values: dict[str, str], error: str = "",
+def _settings(request: Request, admin: Admin, values: dict[str, str],
+              error: forms.Reason | None = None,
               status_code: int = 200) -> HTMLResponse:
     return render(request, admin, "settings.html", active="settings", values=values,
                   zones=accepted_zones(), error=error, status_code=status_code)
@@ -93,5 +95,5 @@ def save_settings(request: Request, admin: SetupAdmin, form: Form) -> Response:
     try:
         use_cases(request).accounts.update_organisation(admin.principal, **values)
     except DomainError as error:
-        return _settings(request, admin, values, error.detail, 422)
+        return _settings(request, admin, values, forms.reason(error), 422)
     return RedirectResponse("/admin/settings?saved=1", status_code=303)
