@@ -14,7 +14,7 @@ import secrets
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from slotwise.testing import api as sw
 from slotwise.testing.browser import screenshot
@@ -209,6 +209,35 @@ def test_a_post_without_its_csrf_token_is_refused(page: Page, api: httpx.Client)
                                 form={"csrf": "forged", "next": "/admin"})
     assert refused.status == 403
     assert org.get(f"/v1/bookings/{booking['id']}").json()["status"] == "confirmed"
+
+
+def test_the_owner_edits_the_settings_then_signs_out_for_good(
+        page: Page, api: httpx.Client, browser: Browser, site: str, backend: str) -> None:
+    org = sw.signup(api, timezone="UTC", name="Harbour Clinic")
+    sign_in(page, org.email)
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Organisation name").fill("Quay Clinic")
+    page.get_by_label("Time zone").select_option("Europe/Lisbon")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(page.get_by_label("Time zone")).to_have_value("Europe/Lisbon")
+    expect(page.locator(".brand")).to_contain_text("Quay Clinic")
+    screenshot(page, f"admin-settings-saved-{backend}")
+    assert org.get("/v1/org").json()["timezone"] == "Europe/Lisbon"
+
+    copied = [c for c in page.context.cookies() if c["name"] == "slotwise_admin"]
+    assert copied
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/admin/login$"))
+    # the cookie's value, copied before, in another browser profile: sign in again
+    elsewhere = browser.new_context(base_url=site)
+    try:
+        elsewhere.add_cookies(copied)
+        other = elsewhere.new_page()
+        other.goto("/admin/settings")
+        expect(other).to_have_url(re.compile(r"/admin/login\?next=/admin/settings$"))
+    finally:
+        elsewhere.close()
 
 
 def _login(client: TestClient, email: str, password: str = PASSWORD,
