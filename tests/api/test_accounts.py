@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from fastapi.testclient import TestClient
 
 from slotwise.testing.api import auth, book, resource, service, signup
@@ -136,3 +138,57 @@ def test_public_booking_is_managed_with_its_token(client: TestClient) -> None:
     cancelled = client.post(f"{base}/cancel", params={"token": token})
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert client.get(f"/v1/public/nope-{org.slug}/services").status_code == 404
+
+
+def test_logout_ends_the_session_it_is_called_with(client: TestClient) -> None:
+    org = signup(client, password="correct horse battery")
+    other = client.post("/v1/login", json={"email": org.email,
+                                           "password": "correct horse battery"}).json()["token"]
+    assert client.post("/v1/logout", headers=auth(org.token)).status_code == 204
+    refused = client.get("/v1/resources", headers=auth(org.token))
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert client.post("/v1/logout", headers=auth(org.token)).status_code == 401
+    # only that session ends: the same user's other session still works
+    assert client.get("/v1/resources", headers=auth(other)).status_code == 200
+    assert client.post("/v1/logout").status_code == 401
+
+
+def test_an_api_key_is_not_logged_out_but_revoked(client: TestClient) -> None:
+    org = signup(client)
+    key = org.post("/v1/api-keys", {"name": "ci"}).json()
+    answer = client.post("/v1/logout", headers=auth(key["key"]))
+    assert answer.status_code == 409
+    assert "revoke" in answer.json()["detail"]
+    assert client.get("/v1/resources", headers=auth(key["key"])).status_code == 200
+    assert client.post("/v1/logout", headers=auth("swk_unknown")).status_code == 401
+
+
+def test_the_owner_renames_the_organisation_and_moves_its_zone(client: TestClient) -> None:
+    org = signup(client, timezone="UTC")
+    before = org.get("/v1/org").json()
+    assert before["timezone"] == "UTC"
+    changed = org.patch("/v1/org", {"name": "  Harbour Clinic ", "timezone": "Europe/Berlin"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json() == {**before, "name": "Harbour Clinic", "timezone": "Europe/Berlin"}
+    assert org.get("/v1/org").json() == changed.json()
+    # the slug stays (customers' links): naming it is refused, like any unknown field
+    assert org.patch("/v1/org", {"slug": "elsewhere"}).status_code == 422
+    assert org.patch("/v1/org", {"name": "Only the name"}).json()["timezone"] == "Europe/Berlin"
+
+
+def test_org_settings_refuse_bad_zones_and_staff(client: TestClient) -> None:
+    org = signup(client, timezone="UTC")
+    for zone in ("Mars/Olympus", "EST5EDT", "Etc/GMT+5"):
+        bad = org.patch("/v1/org", {"timezone": zone})
+        assert bad.status_code == 422
+        assert bad.json()["errors"][0]["loc"] == ["body", "timezone"]
+    assert org.patch("/v1/org", {"name": ""}).status_code == 422
+    email = f"staff-{secrets.token_hex(4)}@example.com"
+    org.post("/v1/users", {"email": email, "password": "correct horse battery", "role": "staff"})
+    staff = client.post("/v1/login", json={"email": email, "password": "correct horse battery"}
+                        ).json()["token"]
+    assert client.get("/v1/org", headers=auth(staff)).json()["timezone"] == "UTC"
+    assert client.patch("/v1/org", json={"name": "Mine now"},
+                        headers=auth(staff)).status_code == 403
+    assert org.get("/v1/org").json()["name"] != "Mine now"

@@ -14,7 +14,7 @@ import secrets
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from slotwise.testing import api as sw
 from slotwise.testing.browser import screenshot
@@ -211,6 +211,35 @@ def test_a_post_without_its_csrf_token_is_refused(page: Page, api: httpx.Client)
     assert org.get(f"/v1/bookings/{booking['id']}").json()["status"] == "confirmed"
 
 
+def test_the_owner_edits_the_settings_then_signs_out_for_good(
+        page: Page, api: httpx.Client, browser: Browser, site: str, backend: str) -> None:
+    org = sw.signup(api, timezone="UTC", name="Harbour Clinic")
+    sign_in(page, org.email)
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Organisation name").fill("Quay Clinic")
+    page.get_by_label("Time zone").select_option("Europe/Lisbon")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(page.get_by_label("Time zone")).to_have_value("Europe/Lisbon")
+    expect(page.locator(".brand")).to_contain_text("Quay Clinic")
+    screenshot(page, f"admin-settings-saved-{backend}")
+    assert org.get("/v1/org").json()["timezone"] == "Europe/Lisbon"
+
+    copied = [c for c in page.context.cookies() if c["name"] == "slotwise_admin"]
+    assert copied
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/admin/login$"))
+    # the cookie's value, copied before, in another browser profile: sign in again
+    elsewhere = browser.new_context(base_url=site)
+    try:
+        elsewhere.add_cookies(copied)
+        other = elsewhere.new_page()
+        other.goto("/admin/settings")
+        expect(other).to_have_url(re.compile(r"/admin/login\?next=/admin/settings$"))
+    finally:
+        elsewhere.close()
+
+
 def _login(client: TestClient, email: str, password: str = PASSWORD,
            next_path: str = "/admin") -> httpx.Response:
     form = client.get("/admin/login")
@@ -319,3 +348,85 @@ def test_german_and_french_render_translated(client: TestClient) -> None:
     assert "Neue Ressource" in german and "Puffer davor (Minuten)" in german
     french = client.get("/admin/services/new?lang=fr").text
     assert "Nouvelle prestation" in french and "Acompte (% du prix)" in french
+
+
+def test_signing_out_ends_the_session_so_its_cookie_is_refused(client: TestClient) -> None:
+    org = sw.signup(client, timezone="UTC")
+    _login(client, org.email)
+    stolen = client.cookies.get("slotwise_admin", path="/admin")
+    assert stolen
+    csrf = _csrf(client.get("/admin"))
+    out = client.post("/admin/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/admin/login"
+    # the old value set back (a copy of the cookie, another browser) is a stranger now
+    client.cookies.clear()
+    client.cookies.set("slotwise_admin", stolen, path="/admin")
+    again = client.get("/admin/bookings", follow_redirects=False)
+    assert again.status_code == 303
+    assert again.headers["location"] == "/admin/login?next=/admin/bookings"
+    assert client.get("/v1/resources", headers=sw.auth(stolen)).status_code == 401
+    # the owner's other sessions (here: the API token from signup) go on
+    assert org.get("/v1/resources").status_code == 200
+
+
+def test_the_owner_renames_the_organisation_and_moves_its_zone(client: TestClient) -> None:
+    org = sw.signup(client, timezone="UTC", name="Harbour Clinic")
+    _login(client, org.email)
+    page = client.get("/admin/settings")
+    assert page.status_code == 200
+    assert 'name="name" type="text" value="Harbour Clinic" required maxlength="200">' \
+        in page.text
+    assert '<option value="UTC" selected>' in page.text
+    assert "Existing resources keep their zone" in page.text
+    csrf = _csrf(page)
+    saved = client.post("/admin/settings", data={"csrf": csrf, "name": "Quay Clinic",
+                                                 "timezone": "Europe/Berlin"},
+                        follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"] == "/admin/settings?saved=1"
+    shown = client.get("/admin/settings?saved=1").text
+    assert 'role="status">Saved.' in shown
+    assert '<option value="Europe/Berlin" selected>' in shown and "Quay Clinic" in shown
+    assert org.get("/v1/org").json()["timezone"] == "Europe/Berlin"
+    bad = client.post("/admin/settings", data={"csrf": csrf, "name": "Quay Clinic",
+                                               "timezone": "Mars/Olympus"})
+    assert bad.status_code == 422 and 'role="alert"' in bad.text
+    assert "not an IANA time zone name" in bad.text
+    forged = client.post("/admin/settings", data={"name": "Forged", "timezone": "UTC"})
+    assert forged.status_code == 403
+    assert org.get("/v1/org").json() == {**org.get("/v1/org").json(), "name": "Quay Clinic",
+                                         "timezone": "Europe/Berlin"}
+
+
+def test_staff_neither_see_nor_post_the_settings(client: TestClient) -> None:
+    org = sw.signup(client, timezone="UTC", name="Harbour Clinic")
+    _login(client, staff_of(org))
+    csrf = _csrf(client.get("/admin/bookings"))
+    assert "/admin/settings" not in client.get("/admin/bookings").text
+    assert client.get("/admin/settings").status_code == 403
+    posted = client.post("/admin/settings", data={"csrf": csrf, "name": "Staff Clinic",
+                                                  "timezone": "Asia/Tokyo"})
+    assert posted.status_code == 403 and "owner or admin role" in posted.text
+    assert org.get("/v1/org").json()["name"] == "Harbour Clinic"
+
+
+def test_form_reasons_are_translated_and_use_case_reasons_stay_english(client: TestClient
+                                                                        ) -> None:
+    org = sw.signup(client, timezone="UTC")
+    resource = sw.resource(org, name="Dr D", weekly=[])
+    _login(client, org.email)
+    page = f"/admin/resources/{resource['id']}"
+    csrf = _csrf(client.get(page))
+    bad = client.post(f"{page}/schedule?lang=de", data={"csrf": csrf, "hours_wed": "9 bis 5"})
+    assert bad.status_code == 422
+    assert "hours_wed: Zeiten als 09:00-17:00 schreiben, durch Kommas getrennt" in bad.text
+    french = client.post("/admin/services/new?lang=fr", data={
+        "csrf": csrf, "name": "S", "duration_min": "30", "price_amount": "beaucoup",
+        "req_0_kind": "room"})
+    assert french.status_code == 422 and "prix : un montant comme 45.00" in french.text
+    english = client.post(f"{page}/schedule?lang=en", data={"csrf": csrf, "hours_wed": "9 to 5"})
+    assert "hours_wed: write hours as 09:00-17:00, separated by commas" in english.text
+    # the zone is refused by the use case: its reason is the API's, in English
+    zone = client.post("/admin/settings?lang=de", data={"csrf": csrf, "name": "X",
+                                                         "timezone": "Mars/Olympus"})
+    assert zone.status_code == 422 and "Einstellungen speichern" in zone.text
+    assert "&#39;Mars/Olympus&#39; is not an IANA time zone name" in zone.text

@@ -29,3 +29,16 @@ async def principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
+
+
+async def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The bearer credential itself, for the one call that acts on it (sign-out); the use
+    case authenticates it."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("send Authorization: Bearer <token>")
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from slotwise.domain.errors import (
     AlreadyExists,
+    Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -17,6 +18,7 @@ from slotwise.domain.errors import (
 from slotwise.domain.ids import digest, new_id, new_secret
 from slotwise.domain.model import ApiKey, AuthSession, Organisation, Principal, Role, User
 from slotwise.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
+from slotwise.engine.zones import is_zone
 
 SESSION_PREFIX = "sws"
 API_KEY_PREFIX = "swk"
@@ -108,6 +110,45 @@ class Accounts:
                     raise Unauthenticated("unknown or expired session")
                 user = session[1]
             return Principal(org_id=user.org_id, user_id=user.id, role=user.role)
+
+    def sign_out(self, token: str) -> None:
+        """End the session of `token` now: from this instant it authenticates nothing.
+
+        An unknown or already ended session → Unauthenticated. A valid API key → Conflict:
+        keys are not signed out but revoked (`revoke_api_key`), and answering as if it had
+        worked would leave the caller believing a live key dead."""
+        self.authenticate(token)
+        if token.startswith(API_KEY_PREFIX + "_"):
+            raise Conflict("an API key is not a session: revoke it instead "
+                           "(DELETE /v1/api-keys/{id})")
+        with self._uow(write=True) as uow:
+            if not uow.auth_sessions.end(digest(token), self._clock.now()):
+                raise Unauthenticated("unknown or expired session")
+            uow.commit()
+
+    def update_organisation(self, principal: Principal, *, name: str | None = None,
+                            timezone: str | None = None) -> Organisation:
+        """Rename the organisation or move it to another IANA zone (owner or admin). The slug
+        never changes: it is in every link customers hold. What the zone decides is listed in
+        docs/api-extensions.md (resources keep the zone they were given)."""
+        require_admin(principal)
+        if name is not None:
+            name = name.strip()
+            if not 1 <= len(name) <= 200:
+                raise InvalidInput("the name needs 1 to 200 characters", ("body", "name"))
+        if timezone is not None and not is_zone(timezone):
+            raise InvalidInput(f"{timezone!r} is not an IANA time zone name",
+                               ("body", "timezone"))
+        with self._uow(write=True) as uow:
+            org = uow.organisations.get(principal.org_id)
+            if org is None:
+                raise NotFound("no such organisation")
+            changed = replace(org, name=org.name if name is None else name,
+                              timezone=org.timezone if timezone is None else timezone)
+            if changed != org:
+                uow.organisations.update(changed)
+                uow.commit()
+        return changed
 
     def organisation(self, org_id: str) -> Organisation:
         with self._uow() as uow:

@@ -50,6 +50,11 @@ def _zone_names() -> frozenset[str]:
     return frozenset(names | _UTC_NAMES)
 
 
+def accepted_zones() -> list[str]:
+    """Every name `is_zone` accepts, sorted (what a zone picker offers)."""
+    return sorted(_zone_names())
+
+
 def is_zone(name: str) -> bool:
     """True when ``name`` is an accepted IANA zone name (Area/Location, or ``UTC``)."""
     return isinstance(name, str) and name in _zone_names()

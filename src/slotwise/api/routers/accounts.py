@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from slotwise.api.auth import CurrentPrincipal
+from slotwise.api.auth import BearerToken, CurrentPrincipal
 from slotwise.api.deps import App
 from slotwise.api.errors import ERROR_RESPONSES
 from slotwise.api.schemas.accounts import (
@@ -10,13 +10,15 @@ from slotwise.api.schemas.accounts import (
     ApiKeyIn,
     ApiKeyPage,
     LoginIn,
+    OrgOut,
+    OrgPatch,
     SignupIn,
     SignupOut,
     TokenOut,
     UserIn,
     UserOut,
 )
-from slotwise.domain.model import Role
+from slotwise.domain.model import Organisation, Role
 
 router = APIRouter(prefix="/v1", tags=["accounts"], responses=ERROR_RESPONSES)
 
@@ -36,6 +38,27 @@ def signup(body: SignupIn, app: App) -> dict[str, object]:
 @router.post("/login", response_model=TokenOut)
 def login(body: LoginIn, app: App) -> dict[str, str]:
     return {"token": app.accounts.login(body.email, body.password)}
+
+
+@router.post("/logout", status_code=204, response_class=Response)
+def logout(token: BearerToken, app: App) -> Response:
+    """End the session whose token authenticates this call; an API key → 409 (revoke it)."""
+    app.accounts.sign_out(token)
+    return Response(status_code=204)
+
+
+def _org(org: Organisation) -> dict[str, str]:
+    return {"id": org.id, "slug": org.slug, "name": org.name, "timezone": org.timezone}
+
+
+@router.get("/org", response_model=OrgOut)
+def get_org(who: CurrentPrincipal, app: App) -> dict[str, str]:
+    return _org(app.accounts.organisation(who.org_id))
+
+
+@router.patch("/org", response_model=OrgOut)
+def update_org(body: OrgPatch, who: CurrentPrincipal, app: App) -> dict[str, str]:
+    return _org(app.accounts.update_organisation(who, name=body.name, timezone=body.timezone))
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated)

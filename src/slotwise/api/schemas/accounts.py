@@ -24,6 +24,13 @@ class OrgOut(BaseModel):
     timezone: str
 
 
+class OrgPatch(Body):
+    """Omitted or null: unchanged. The slug cannot be changed (customers' links hold it)."""
+
+    name: Name | None = None
+    timezone: Zone | None = None
+
+
 class UserOut(BaseModel):
     id: str
     email: str

@@ -40,6 +40,11 @@ class SqlOrganisations:
     def by_slug(self, slug: str) -> Organisation | None:
         return self._one(select(organisations).where(organisations.c.slug == slug))
 
+    def update(self, org: Organisation) -> None:
+        self._read.pop(org.id, None)
+        self._c.execute(update(organisations).where(organisations.c.id == org.id)
+                        .values(name=org.name, timezone=org.timezone))
+
     def _one(self, query: Select[Any]) -> Organisation | None:
         found = self._c.execute(query).mappings().first()
         if found is None:
@@ -157,3 +162,11 @@ class SqlAuthSessions:
         return (AuthSession(id=row["id"], org_id=row["org_id"], user_id=row["user_id"],
                             token_hash=row["token_hash"], created_at=row["created_at"],
                             expires_at=row["expires_at"]), _holder(row))
+
+    def end(self, token_hash: str, at: datetime) -> bool:
+        result = self._c.execute(
+            update(auth_sessions)
+            .where(auth_sessions.c.token_hash == token_hash, auth_sessions.c.expires_at > at)
+            .values(expires_at=at)
+        )
+        return result.rowcount == 1

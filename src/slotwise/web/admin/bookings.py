@@ -14,8 +14,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from slotwise.app.container import UseCases
 from slotwise.domain.booking import Booking, BookingStatus
-from slotwise.domain.errors import DomainError, InvalidInput
+from slotwise.domain.errors import DomainError
 from slotwise.domain.model import BookingFilter
+from slotwise.web.admin import forms
 from slotwise.web.admin.session import (
     Admin,
     AdminRoute,
@@ -105,7 +106,7 @@ def _act(request: Request, admin: Admin, form_next: str, run: Callable[[], objec
         run()
     except DomainError as error:
         return render(request, admin, "failed.html", active="bookings", status_code=409,
-                      error="action", detail=error.detail, back_to=form_next)
+                      error="action", detail=forms.reason(error), back_to=form_next)
     return back(form_next)
 
 
@@ -167,6 +168,6 @@ def reschedule(request: Request, admin: CurrentAdmin, form: Form, booking_id: st
         try:
             start = datetime.fromisoformat(text(form, "start"))
         except ValueError:
-            raise InvalidInput("choose a start from the list", ("form", "start")) from None
+            raise forms.FormInvalid("start", "choose a start from the list") from None
         app.reschedule(org, booking_id, start)
     return _act(request, admin, text(form, "next"), run)

@@ -1,14 +1,16 @@
-"""Reading the setup forms into the use cases' inputs. A field that cannot be read raises
-InvalidInput naming it, as the use cases do for values they refuse."""
+"""Reading the admin forms into the use cases' inputs. A field that cannot be read raises
+FormInvalid (an InvalidInput naming it, as the use cases do for values they refuse) whose
+message the page translates; the use cases' own reasons stay English (see `reason`)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from starlette.datastructures import FormData
 
-from slotwise.domain.errors import InvalidInput
+from slotwise.domain.errors import DomainError, InvalidInput
 from slotwise.domain.model import (
     WEEKDAYS,
     DateOverride,
@@ -21,6 +23,36 @@ from slotwise.domain.model import (
 from slotwise.engine.policies import Deposit, Policy, PolicyError, RefundTier
 from slotwise.web.admin.session import text
 
+
+class FormInvalid(InvalidInput):
+    """A form field the admin pages cannot read. `message` is an English msgid of admin.po
+    (`%(field)s` stands for the form field's name, other `params` for their values); the page
+    translates it when rendering. `detail` is the same text in English."""
+
+    def __init__(self, name: str, message: str, **params: str) -> None:
+        self.message = message
+        self.params = {"field": name, **params}
+        super().__init__(message % self.params, ("form", name))
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a form was refused, as a page shows it: `message` % `params` in the page's
+    language when `message` is set, else `detail` as it is."""
+
+    detail: str
+    message: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def reason(error: DomainError) -> Reason:
+    """The admin forms' own reasons are translated; a use case's `detail` is shown as it is,
+    in English (the domain's errors are written once, for the API's problem documents)."""
+    if isinstance(error, FormInvalid):
+        return Reason(error.detail, error.message, error.params)
+    return Reason(error.detail)
+
+
 REQUIREMENT_ROWS = 3
 _RANGE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})\s*$")
 
@@ -32,7 +64,7 @@ def optional_int(form: FormData, name: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise InvalidInput(f"{name}: a whole number", ("form", name)) from None
+        raise FormInvalid(name, "%(field)s: a whole number") from None
 
 
 def integer(form: FormData, name: str, default: int) -> int:
@@ -48,11 +80,18 @@ def tags(value: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in value.split(",") if t.strip())
 
 
+def required(form: FormData, name: str) -> str:
+    value = text(form, name)
+    if not value:
+        raise FormInvalid(name, "%(field)s: required")
+    return value
+
+
 def kind(value: str, name: str = "kind") -> ResourceKind:
     try:
         return ResourceKind(value)
     except ValueError:
-        raise InvalidInput(f"{name}: choose a kind", ("form", name)) from None
+        raise FormInvalid(name, "%(field)s: choose a kind") from None
 
 
 def ranges(value: str, name: str) -> tuple[tuple[str, str], ...]:
@@ -63,8 +102,8 @@ def ranges(value: str, name: str) -> tuple[tuple[str, str], ...]:
             continue
         match = _RANGE.match(part)
         if match is None:
-            raise InvalidInput(f"{name}: write hours as 09:00-17:00, separated by commas",
-                               ("form", name))
+            raise FormInvalid(name,
+                              "%(field)s: write hours as 09:00-17:00, separated by commas")
         start, end = (t.zfill(5) for t in match.groups())
         found.append((start, end))
     return tuple(found)
@@ -90,12 +129,11 @@ def override(form: FormData) -> DateOverride:
     try:
         day = date.fromisoformat(text(form, "date"))
     except ValueError:
-        raise InvalidInput("date: choose a date", ("form", "date")) from None
+        raise FormInvalid("date", "date: choose a date") from None
     hours = ranges(text(form, "hours"), "hours")
     closed = checked(form, "closed")
     if closed == bool(hours):
-        raise InvalidInput("hours: give either hours or closed, not both nor neither",
-                           ("form", "hours"))
+        raise FormInvalid("hours", "hours: give either hours or closed, not both nor neither")
     return DateOverride(day=day, hours=hours, closed=closed)
 
 
@@ -109,8 +147,7 @@ def requirements(form: FormData) -> tuple[ServiceRequirement, ...]:
             kind=kind(chosen, f"req_{i}_kind"), count=integer(form, f"req_{i}_count", 1),
             tags=tags(text(form, f"req_{i}_tags"))))
     if not found:
-        raise InvalidInput("requirements: choose at least one kind of resource",
-                           ("form", "req_0_kind"))
+        raise FormInvalid("req_0_kind", "requirements: choose at least one kind of resource")
     return tuple(found)
 
 
@@ -121,11 +158,10 @@ def price(form: FormData) -> Price | None:
     try:
         minor = int((Decimal(amount.replace(",", ".")) * 100).to_integral_exact())
     except (InvalidOperation, ValueError):
-        raise InvalidInput("price_amount: an amount like 45.00",
-                           ("form", "price_amount")) from None
+        raise FormInvalid("price_amount", "price_amount: an amount like 45.00") from None
     if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise InvalidInput("price_currency: a three-letter currency code like EUR",
-                           ("form", "price_currency"))
+        raise FormInvalid("price_currency",
+                          "price_currency: a three-letter currency code like EUR")
     return Price(amount=minor, currency=currency)
 
 
@@ -134,7 +170,8 @@ def deposit(form: FormData) -> Deposit | None:
     try:
         return None if pct is None else Deposit(pct=pct)
     except PolicyError as error:
-        raise InvalidInput(f"deposit_pct: {error.message}", ("form", "deposit_pct")) from None
+        raise FormInvalid("deposit_pct", "deposit_pct: %(reason)s",
+                          reason=error.message) from None
 
 
 def policy(form: FormData) -> Policy | None:
@@ -150,12 +187,12 @@ def policy(form: FormData) -> Policy | None:
         try:
             tiers.append(RefundTier(min_notice_h=int(hours), refund_pct=int(pct)))
         except (ValueError, PolicyError):
-            raise InvalidInput("policy_tiers: write hours:percent, like 48:100, 24:50",
-                               ("form", "policy_tiers")) from None
+            raise FormInvalid("policy_tiers",
+                              "policy_tiers: write hours:percent, like 48:100, 24:50") from None
     try:
         return Policy(name=name or "Policy", tiers=tuple(tiers))
     except PolicyError as error:
-        raise InvalidInput(f"policy_tiers: {error}", ("form", "policy_tiers")) from None
+        raise FormInvalid("policy_tiers", "policy_tiers: %(reason)s", reason=str(error)) from None
 
 
 def policy_tiers(found: Policy | None) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from slotwise.domain.errors import Unauthenticated
+from slotwise.domain.errors import DomainError, Unauthenticated
 from slotwise.web.admin.session import (
     COOKIE,
     CSRF_FIELD,
@@ -62,7 +63,13 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-def logout(form: Form) -> Response:
+def logout(request: Request, form: Form) -> Response:
+    """Ends the session on the server too, so a copy of the cookie is worthless afterwards."""
+    token = request.cookies.get(COOKIE)
+    if token:  # `Form` already checked it is a live session (and its CSRF token)
+        # ended meanwhile (another tab): signed out all the same
+        with contextlib.suppress(DomainError):
+            use_cases(request).accounts.sign_out(token)
     response = RedirectResponse("/admin/login", status_code=303)
     response.delete_cookie(COOKIE, path="/admin")
     return response

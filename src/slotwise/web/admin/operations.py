@@ -6,12 +6,15 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from slotwise.domain.conflicts import ConflictFilter
 from slotwise.domain.errors import DomainError
 from slotwise.domain.jobs import JobState
+from slotwise.engine.zones import accepted_zones
+from slotwise.web.admin import forms
 from slotwise.web.admin.session import (
+    Admin,
     AdminRoute,
     CurrentAdmin,
     Form,
@@ -74,6 +77,23 @@ def retry(request: Request, admin: SetupAdmin, form: Form, job_id: str) -> Respo
     return back("/admin/jobs")
 
 
+def _settings(request: Request, admin: Admin, values: dict[str, str],
+              error: forms.Reason | None = None,
+              status_code: int = 200) -> HTMLResponse:
+    return render(request, admin, "settings.html", active="settings", values=values,
+                  zones=accepted_zones(), error=error, status_code=status_code)
+
+
 @router.get("/settings")
 def settings(request: Request, admin: SetupAdmin) -> HTMLResponse:
-    return render(request, admin, "settings.html", active="settings")
+    return _settings(request, admin, {"name": admin.org.name, "timezone": admin.org.timezone})
+
+
+@router.post("/settings")
+def save_settings(request: Request, admin: SetupAdmin, form: Form) -> Response:
+    values = {"name": text(form, "name"), "timezone": text(form, "timezone")}
+    try:
+        use_cases(request).accounts.update_organisation(admin.principal, **values)
+    except DomainError as error:
+        return _settings(request, admin, values, forms.reason(error), 422)
+    return RedirectResponse("/admin/settings?saved=1", status_code=303)

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 
 from slotwise.app.calendar_connections import lag_seconds
 from slotwise.app.catalog import ResourceFields
-from slotwise.domain.errors import DomainError, InvalidInput
+from slotwise.domain.errors import DomainError
 from slotwise.domain.model import WEEKDAYS, Resource, ResourceKind
 from slotwise.web.admin import forms
 from slotwise.web.admin.session import Admin, AdminRoute, Form, SetupAdmin, render, text, use_cases
@@ -44,9 +44,7 @@ def _posted_values(form: FormData) -> dict[str, Any]:
 
 
 def _changes(form: FormData) -> dict[str, Any]:
-    name = text(form, "name")
-    if not name:
-        raise InvalidInput("name: required", ("form", "name"))
+    name = forms.required(form, "name")
     return {"name": name, "kind": forms.kind(text(form, "kind")),
             "capacity": forms.integer(form, "capacity", 1),
             "tags": forms.tags(text(form, "tags")),
@@ -63,7 +61,7 @@ def resources(request: Request, admin: SetupAdmin) -> HTMLResponse:
 
 
 def _form(request: Request, admin: Admin, resource: Resource | None, values: dict[str, Any],
-          error: str = "", status_code: int = 200) -> HTMLResponse:
+          error: forms.Reason | None = None, status_code: int = 200) -> HTMLResponse:
     return render(request, admin, "resource_form.html", active="resources", resource=resource,
                   values=values, kinds=[k.value for k in ResourceKind], error=error,
                   status_code=status_code)
@@ -82,7 +80,7 @@ def create_resource(request: Request, admin: SetupAdmin, form: Form) -> Response
         resource = app.catalog.create_resource(admin.principal, ResourceFields(
             timezone=text(form, "timezone") or None, **changes))
     except DomainError as error:
-        return _form(request, admin, None, _posted_values(form), error.detail, 422)
+        return _form(request, admin, None, _posted_values(form), forms.reason(error), 422)
     return RedirectResponse(f"/admin/resources/{resource.id}", status_code=303)
 
 
@@ -91,7 +89,7 @@ def resource_page(request: Request, admin: SetupAdmin, resource_id: str) -> HTML
     return _show(request, admin, resource_id)
 
 
-def _show(request: Request, admin: Admin, resource_id: str, error: str = "",
+def _show(request: Request, admin: Admin, resource_id: str, error: forms.Reason | None = None,
           status_code: int = 200, values: dict[str, Any] | None = None) -> HTMLResponse:
     app = use_cases(request)
     try:
@@ -120,7 +118,7 @@ def update_resource(request: Request, admin: SetupAdmin, form: Form, resource_id
             changes["timezone"] = text(form, "timezone")
         app.catalog.update_resource(admin.principal, resource_id, changes)
     except DomainError as error:
-        return _show(request, admin, resource_id, error.detail, 422, _posted_values(form))
+        return _show(request, admin, resource_id, forms.reason(error), 422, _posted_values(form))
     return RedirectResponse(f"/admin/resources/{resource_id}?saved=1", status_code=303)
 
 
@@ -134,7 +132,7 @@ def put_weekly(request: Request, admin: SetupAdmin, form: Form, resource_id: str
         app.catalog.put_schedule(admin.principal, replace(
             current, weekly=forms.weekly(form), timezone=zone))
     except DomainError as error:
-        return _show(request, admin, resource_id, error.detail, 422)
+        return _show(request, admin, resource_id, forms.reason(error), 422)
     return RedirectResponse(f"/admin/resources/{resource_id}?saved=1#hours",
                             status_code=303)
 
@@ -149,7 +147,7 @@ def add_override(request: Request, admin: SetupAdmin, form: Form, resource_id: s
         kept = tuple(o for o in current.overrides if o.day != added.day)
         app.catalog.put_schedule(admin.principal, replace(current, overrides=(*kept, added)))
     except DomainError as error:
-        return _show(request, admin, resource_id, error.detail, 422)
+        return _show(request, admin, resource_id, forms.reason(error), 422)
     return RedirectResponse(f"/admin/resources/{resource_id}?saved=1#overrides",
                             status_code=303)
 
@@ -163,6 +161,6 @@ def delete_override(request: Request, admin: SetupAdmin, form: Form, resource_id
         kept = tuple(o for o in current.overrides if o.day.isoformat() != day)
         app.catalog.put_schedule(admin.principal, replace(current, overrides=kept))
     except DomainError as error:
-        return _show(request, admin, resource_id, error.detail, 422)
+        return _show(request, admin, resource_id, forms.reason(error), 422)
     return RedirectResponse(f"/admin/resources/{resource_id}?saved=1#overrides",
                             status_code=303)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from slotwise.app.catalog import ServiceFields
-from slotwise.domain.errors import DomainError, InvalidInput
+from slotwise.domain.errors import DomainError
 from slotwise.domain.model import ResourceKind, Service
 from slotwise.domain.payments import PaymentMode
 from slotwise.web.admin import forms
@@ -63,14 +63,12 @@ def _posted(form: FormData) -> dict[str, Any]:
 
 
 def _fields(form: FormData) -> dict[str, Any]:
-    name = text(form, "name")
-    if not name:
-        raise InvalidInput("name: required", ("form", "name"))
+    name = forms.required(form, "name")
     duration = forms.integer(form, "duration_min", 0)
     try:
         payment = PaymentMode(text(form, "payment") or "none")
     except ValueError:
-        raise InvalidInput("payment: choose how it is paid", ("form", "payment")) from None
+        raise forms.FormInvalid("payment", "payment: choose how it is paid") from None
     return {"name": name, "duration_min": duration,
             "requirements": forms.requirements(form),
             "step_min": forms.optional_int(form, "step_min") or duration,
@@ -87,7 +85,7 @@ def _fields(form: FormData) -> dict[str, Any]:
 
 
 def _form(request: Request, admin: Admin, service: Service | None, values: dict[str, Any],
-          error: str = "", status_code: int = 200) -> HTMLResponse:
+          error: forms.Reason | None = None, status_code: int = 200) -> HTMLResponse:
     rows = list(values["requirements"])
     rows += [{"kind": "", "count": "1", "tags": ""}] * (forms.REQUIREMENT_ROWS - len(rows))
     return render(request, admin, "service_form.html", active="services", service=service,
@@ -116,7 +114,7 @@ def create_service(request: Request, admin: SetupAdmin, form: Form) -> Response:
         service = app.catalog.create_service(admin.principal, ServiceFields(
             slug=text(form, "slug") or None, **fields))
     except DomainError as error:
-        return _form(request, admin, None, _posted(form), error.detail, 422)
+        return _form(request, admin, None, _posted(form), forms.reason(error), 422)
     return RedirectResponse(f"/admin/services/{service.id}?saved=1", status_code=303)
 
 
@@ -148,5 +146,5 @@ def update_service(request: Request, admin: SetupAdmin, form: Form, service_id: 
             changes["slug"] = text(form, "slug")
         use_cases(request).catalog.update_service(admin.principal, service_id, changes)
     except DomainError as error:
-        return _form(request, admin, service, _posted(form), error.detail, 422)
+        return _form(request, admin, service, _posted(form), forms.reason(error), 422)
     return RedirectResponse(f"/admin/services/{service_id}?saved=1", status_code=303)
