@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -96,6 +96,18 @@ class SqlHoldStore:
                         held_resources.c.blocked_end > epoch(start)))
         ids = [row[0] for row in self._c.execute(query)]
         return [h for h in self._load(org_id, ids) if h.is_live(now)]
+
+    def live_of_org(self, org_id: str, now: datetime, limit: int,
+                    after: tuple[datetime, str] | None = None) -> list[Hold]:
+        query = select(holds.c.id).where(holds.c.org_id == org_id,
+                                         holds.c.status == HoldStatus.ACTIVE.value,
+                                         holds.c.expires_at > now)
+        if after is not None:
+            query = query.where(or_(holds.c.start_at > after[0],
+                                    and_(holds.c.start_at == after[0], holds.c.id > after[1])))
+        ids = [row[0] for row in self._c.execute(
+            query.order_by(holds.c.start_at, holds.c.id).limit(limit))]
+        return self._load(org_id, ids)
 
     def _reclaim_expired(self, org_id: str, resource_ids: Sequence[str], now: datetime) -> None:
         """Mark holds on these resources that expired by `now` as such, freeing their rows."""
