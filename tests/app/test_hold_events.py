@@ -110,6 +110,21 @@ def test_the_fixer_writes_hold_expired_once(client: TestClient, container: Conta
     assert [m["start"] for _, m in bus.published] == [START]
 
 
+def test_a_lapsed_hold_reclaimed_by_another_acquire_is_still_announced(
+        client: TestClient, container: Container, clock: FrozenClock) -> None:
+    org, _, svc = setup(client)
+    lapsed = org.post("/v1/holds", {"service_id": svc["id"], "start": START,
+                                    "ttl_s": 60}).json()
+    clock.advance(timedelta(minutes=2))
+    # Another hold on the same resource frees the lapsed one's rows before the fixer runs.
+    later = org.post("/v1/holds", {"service_id": svc["id"], "start": "2027-03-09T10:00:00Z"})
+    assert later.status_code == 201
+    assert org.post("/v1/holds", {"service_id": svc["id"], "start": START}).status_code == 201
+    container.use_cases.fixer.run()
+    assert [e.type for e in events_of(container, org.id, lapsed["id"])] == [
+        "hold.placed", "hold.expired"]
+
+
 def test_webhooks_subscribed_to_everything_do_not_receive_hold_events(
         client: TestClient, container: Container) -> None:
     org, _, svc = setup(client)

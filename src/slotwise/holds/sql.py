@@ -110,7 +110,9 @@ class SqlHoldStore:
         return self._load(org_id, ids)
 
     def _reclaim_expired(self, org_id: str, resource_ids: Sequence[str], now: datetime) -> None:
-        """Mark holds on these resources that expired by `now` as such, freeing their rows."""
+        """Free the held rows of holds on these resources that expired by `now`. Their status
+        stays `active` (past its expiry that is not live: `Hold.is_live`) for the fixer, which
+        marks them expired and writes `hold.expired` (live updates) in one place."""
         expired = select(held_resources.c.hold_id).where(
             held_resources.c.org_id == org_id,
             one_of(self._c, held_resources.c.resource_id, resource_ids),
@@ -120,9 +122,6 @@ class SqlHoldStore:
             return
         self._c.execute(update(held_resources)
                         .where(held_resources.c.hold_id.in_(ids)).values(live=False))
-        self._c.execute(update(holds)
-                        .where(holds.c.id.in_(ids), holds.c.status == HoldStatus.ACTIVE.value)
-                        .values(status=HoldStatus.EXPIRED.value))
 
     def _load(self, org_id: str, hold_ids: Sequence[str]) -> list[Hold]:
         if not hold_ids:
