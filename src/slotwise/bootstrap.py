@@ -30,7 +30,7 @@ from slotwise.app.container import Dependency, UseCases
 from slotwise.app.explain import ExplainAvailability
 from slotwise.app.fixer import Fixer
 from slotwise.app.health import HealthChecks
-from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
+from slotwise.app.holds import ExtendHold, OperateHolds, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.jobs import OperateJobs
 from slotwise.app.lifecycle import ApprovalGate, Gates, Lifecycle
@@ -321,6 +321,7 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         place_hold=place_hold,
         release_hold=release_hold,
         extend_hold=ExtendHold(uow, clock),
+        holds=OperateHolds(uow, clock, release_hold),
         book=book,
         cancel=CancelBooking(uow, clock, cancellation),
         reschedule=RescheduleBooking(uow, clock, search),

@@ -430,3 +430,49 @@ def test_form_reasons_are_translated_and_use_case_reasons_stay_english(client: T
                                                          "timezone": "Mars/Olympus"})
     assert zone.status_code == 422 and "Einstellungen speichern" in zone.text
     assert "&#39;Mars/Olympus&#39; is not an IANA time zone name" in zone.text
+def test_staff_see_the_live_holds_and_release_one(page: Page, api: httpx.Client,
+                                                   backend: str) -> None:
+    org = sw.signup(api, timezone="Europe/Berlin", name="Hold Clinic")
+    practitioner = sw.resource(org, name="Dr Hold")
+    service = sw.service(org, name="Check-up", duration_min=60)
+    held = org.post("/v1/holds", {"service_id": service["id"], "start": "2027-03-08T10:00:00Z"})
+    assert held.status_code == 201, held.text
+    sign_in(page, staff_of(org))
+    nav = page.get_by_role("navigation", name="Admin")
+    links = nav.get_by_role("link")
+    expect(links.nth(0)).to_have_text("Bookings")
+    expect(links.nth(1)).to_have_text("Holds")
+    nav.get_by_role("link", name="Holds").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Holds")
+    hold_row = page.locator("tr.hold", has_text="Check-up")
+    expect(hold_row).to_contain_text("Mar 8, 2027, 11:00 AM CET")  # 10:00 UTC, in Berlin
+    expect(hold_row).to_contain_text(practitioner["name"])
+    expect(hold_row).to_contain_text("10 min 00 s")  # the server's clock is pinned
+    screenshot(page, f"admin-holds-{backend}")
+
+    hold_row.get_by_role("button", name="Release").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Holds")
+    expect(page.locator("tr.hold")).to_have_count(0)
+    expect(page.get_by_text("No time is held right now.")).to_be_visible()
+    assert org.get("/v1/holds").json()["items"] == []
+
+
+def test_releasing_a_hold_needs_the_csrf_token_and_a_live_hold(client: TestClient) -> None:
+    org = sw.signup(client, timezone="UTC")
+    sw.resource(org, name="Dr R")
+    service = sw.service(org)
+    hold = org.post("/v1/holds", {"service_id": service["id"],
+                                  "start": "2027-03-08T10:00:00Z"}).json()
+    _login(client, staff_of(org))
+    listing = client.get("/admin/holds")
+    assert listing.status_code == 200 and hold["id"] in listing.text
+    release = f"/admin/holds/{hold['id']}/release"
+    assert client.post(release, data={}).status_code == 403
+    assert client.post(release, data={"csrf": "forged"}).status_code == 403
+    csrf = _csrf(listing)
+    done = client.post(release, data={"csrf": csrf}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/admin/holds"
+    again = client.post(release, data={"csrf": csrf})
+    assert again.status_code == 409 and 'role="alert"' in again.text
+    german = client.get("/admin/holds?lang=de").text
+    assert "Reservierungen" in german and "Gerade ist keine Zeit vorgemerkt." in german

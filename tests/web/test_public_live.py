@@ -1,6 +1,7 @@
 """Live slots on the public page, in real browsers: two visitors look at the same day; one
-books a time, and the other sees it vanish within a second, without reloading — over one
-server here, and across two server processes in tests/web/test_live_updates.py."""
+books a time, or picks it (a hold, while filling in the details), and the other sees it
+vanish within a second, without reloading, and come back when the hold is released — over
+one server here, and across two server processes in tests/web/test_live_updates.py."""
 
 from __future__ import annotations
 
@@ -47,3 +48,44 @@ def test_a_time_taken_by_someone_else_vanishes_within_a_second(
         assert page.evaluate("document.activeElement.className") == "skip"
     finally:
         watcher.close()
+
+
+def test_a_time_another_visitor_holds_vanishes_and_returns_when_released(
+        browser: Browser, site: str, api: httpx.Client, site_database_url: str) -> None:
+    org = signup(api, name="Held Physio")
+    resource(org, name="Ben Hold")
+    svc = service(org, name="Assessment")
+    contexts = [browser.new_context(base_url=site, locale="en-US",
+                                    timezone_id="America/New_York") for _ in range(2)]
+    try:
+        picker, watcher = (c.new_page() for c in contexts)
+        day_page = f"/{org.slug}/{svc['slug']}?day={DAY}&tz=America/New_York"
+        watcher.goto(day_page)
+        ten = watcher.locator("#slots .slot", has_text="10:00")
+        expect(ten).to_have_count(1)
+        watcher.wait_for_function(
+            "() => document.documentElement.getAttribute('data-live') === 'open'",
+            timeout=10_000)
+
+        picker.goto(day_page)
+        started = time.monotonic()
+        picker.locator("#slots .slot", has_text="10:00").click()
+        expect(picker.locator(".countdown")).not_to_have_text("")  # the details form is up
+        expect(ten).to_have_count(0, timeout=5_000)
+        took = time.monotonic() - started
+        backend = "sqlite" if site_database_url.startswith("sqlite") else "postgresql"
+        screenshot(watcher, f"public-live-held-{backend}")
+        print(f"\nlive: the held time vanished from the other page after {took:.2f} s")
+        assert took <= 1.0
+        assert watcher.locator("#slots .slot", has_text="11:00").count() == 1
+
+        hold_id = picker.locator("input[name=hold_id]").get_attribute("value")
+        started = time.monotonic()
+        assert org.delete(f"/v1/holds/{hold_id}").status_code == 204
+        expect(ten).to_have_count(1, timeout=5_000)
+        took = time.monotonic() - started
+        print(f"live: the released time came back after {took:.2f} s")
+        assert took <= 1.0
+    finally:
+        for made in contexts:
+            made.close()

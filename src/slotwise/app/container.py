@@ -17,7 +17,7 @@ from slotwise.app.conflict_resolution import OperateConflicts
 from slotwise.app.explain import ExplainAvailability
 from slotwise.app.fixer import Fixer
 from slotwise.app.health import HealthChecks
-from slotwise.app.holds import ExtendHold, PlaceHold, ReleaseHold
+from slotwise.app.holds import ExtendHold, OperateHolds, PlaceHold, ReleaseHold
 from slotwise.app.idempotency import Idempotency
 from slotwise.app.jobs import OperateJobs
 from slotwise.app.lifecycle import Lifecycle
@@ -55,6 +55,7 @@ class UseCases:
     place_hold: PlaceHold
     release_hold: ReleaseHold
     extend_hold: ExtendHold
+    holds: OperateHolds
     book: BookSlot
     cancel: CancelBooking
     reschedule: RescheduleBooking

@@ -61,6 +61,8 @@ class Fixer:
             if hold is None or hold.status is not HoldStatus.ACTIVE:
                 continue
             uow.holds.save(replace(hold, status=HoldStatus.EXPIRED))
+            # Its time is free again: other visitors' open pages show it (live updates).
+            uow.outbox.add(events.hold_event(events.HOLD_EXPIRED, hold, now))
             made.append(self._record(
                 uow, org_id, "expire_hold", hold_id,
                 {"status": {"before": "active", "after": "expired"},

@@ -1,4 +1,10 @@
-"""Tentative holds: claim a slot's resources for a while, then book or release."""
+"""Tentative holds: claim a slot's resources for a while, then book or release.
+
+Placing and releasing an explicit hold writes `hold.placed` / `hold.released` to the outbox in
+the same transaction (live updates: other visitors' pages lose and regain the time); the
+fixer writes `hold.expired` for holds it finds lapsed. A booking's implicit hold writes none:
+`booking.created` announces its time.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from slotwise.app.availability import (
     offered_slot,
 )
 from slotwise.app.rules import locations_of
+from slotwise.domain import events
 from slotwise.domain.booking import Hold, HoldStatus
 from slotwise.domain.errors import NotFound, OverlapRefused, SlotUnavailable
 from slotwise.domain.ids import new_id
@@ -78,6 +85,7 @@ class PlaceHold:
                 except OverlapRefused:
                     pass  # another writer's hold won the race; answer like any taken slot
                 else:
+                    uow.outbox.add(events.hold_event(events.HOLD_PLACED, hold, now))
                     uow.commit()
                     return hold
             uow.rollback()  # free the locks, and a transaction a refused write aborted
@@ -97,11 +105,13 @@ class ReleaseHold:
         self._clock = clock
 
     def __call__(self, org_id: str, hold_id: str) -> None:
+        now = self._clock.now()
         with self._uow(write=True) as uow:
             hold = uow.holds.get(org_id, hold_id)
-            if hold is None or not hold.is_live(self._clock.now()):
+            if hold is None or not hold.is_live(now):
                 raise NotFound("no such live hold")
             uow.holds.save(replace(hold, status=HoldStatus.RELEASED))
+            uow.outbox.add(events.hold_event(events.HOLD_RELEASED, hold, now))
             uow.commit()
 
 
@@ -119,3 +129,23 @@ class ExtendHold:
                 raise NotFound("no such live hold")
             uow.commit()
             return hold
+
+
+class OperateHolds:
+    """Staff's view of the organisation's live holds (the admin, `GET /v1/holds`)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, release: ReleaseHold) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._release = release
+
+    def live(self, org_id: str, *, limit: int, after: tuple[datetime, str] | None = None
+             ) -> list[Hold]:
+        """The organisation's live holds by (start, id), the first `limit` after `after`."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            return uow.holds.live_of_org(org_id, now, limit, after)
+
+    def release(self, org_id: str, hold_id: str) -> None:
+        """As `ReleaseHold`: NotFound unless the hold is live; writes `hold.released`."""
+        self._release(org_id, hold_id)

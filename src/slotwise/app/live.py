@@ -1,4 +1,4 @@
-"""Live updates, fed from the outbox: `LiveReactor` turns committed booking events into
+"""Live updates, fed from the outbox: `LiveReactor` turns committed booking and hold events into
 `slots` messages on the LiveBus (after the relay's commit, so nothing is announced that did
 not happen); `LiveUpdates` is this process's fan-out of the bus's messages to its open
 streams (one bounded asyncio queue per stream; a stream that falls behind is closed, the
@@ -22,19 +22,19 @@ from slotwise.domain.ports import UnitOfWorkFactory
 
 log = logging.getLogger("slotwise.live")
 
-# Events after which a booking's time is taken or free again.
+# Events after which a booking's or a hold's time is taken or free again.
 SLOT_EVENTS = frozenset({events.BOOKING_CREATED, events.BOOKING_CANCELLED,
                          events.BOOKING_RESCHEDULED, events.BOOKING_FAILED,
-                         events.BOOKING_DECLINED})
+                         events.BOOKING_DECLINED, *events.HOLD_EVENTS})
 QUEUE_SIZE = 64  # messages a stream may have waiting before it is dropped
 
 
 def slot_messages(event: OutboxEvent) -> list[LiveMessage]:
-    """The `slots` messages an event causes: the booking's range, and for a reschedule the
-    range it left too (on the resources it had)."""
+    """The `slots` messages an event causes: the booking's or hold's range, and for a
+    reschedule the range it left too (on the resources it had)."""
     if event.type not in SLOT_EVENTS:
         return []
-    booking = event.payload["booking"]
+    booking = event.payload.get("booking") or event.payload["hold"]
     ranges = [(booking["start"], booking["end"], booking["resource_ids"])]
     previous = event.payload.get("previous")
     if event.type == events.BOOKING_RESCHEDULED and previous:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from slotwise.domain.booking import Booking
+from slotwise.domain.booking import Booking, Hold
 from slotwise.domain.ids import new_id
 from slotwise.domain.model import OutboxEvent
 
@@ -22,6 +22,14 @@ WAITLIST_OFFERED = "waitlist.offered"
 BOOKING_CONFLICTED = "booking.conflicted"  # something landed on it: see domain.conflicts
 CALENDAR_FAILED = "calendar.connection_failed"
 CALENDAR_RESTORED = "calendar.connection_restored"
+# A hold took a slot's time (placed) or gave it back (released; expired: the fixer saw it
+# lapse). Internal: they feed live updates. Holds are short-lived and frequent, and a hold
+# is nobody's business outside the booking flow, so webhooks cannot subscribe to them and
+# "*" does not include them.
+HOLD_PLACED = "hold.placed"
+HOLD_RELEASED = "hold.released"
+HOLD_EXPIRED = "hold.expired"
+HOLD_EVENTS = (HOLD_PLACED, HOLD_RELEASED, HOLD_EXPIRED)
 # Every event type a webhook may subscribe to: add new ones here.
 EVENT_TYPES = (BOOKING_CREATED, BOOKING_CONFIRMED, BOOKING_CANCELLED, BOOKING_RESCHEDULED,
                BOOKING_APPROVED, BOOKING_DECLINED, BOOKING_FAILED, BOOKING_COMPLETED,
@@ -49,6 +57,17 @@ def booking_event(kind: str, booking: Booking, at: datetime, **extra: Any) -> Ou
     return OutboxEvent(
         id=new_id("event"), org_id=booking.org_id, type=kind, aggregate_id=booking.id,
         payload=payload, created_at=at,
+    )
+
+
+def hold_event(kind: str, hold: Hold, at: datetime) -> OutboxEvent:
+    return OutboxEvent(
+        id=new_id("event"), org_id=hold.org_id, type=kind, aggregate_id=hold.id,
+        payload={"hold": {"id": hold.id, "service_id": hold.service_id,
+                          "start": iso(hold.start), "end": iso(hold.end),
+                          "resource_ids": list(hold.resource_ids),
+                          "expires_at": iso(hold.expires_at)}},
+        created_at=at,
     )
 
 

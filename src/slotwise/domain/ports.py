@@ -229,6 +229,11 @@ class HoldStore(Protocol):
              now: datetime) -> list[Hold]:
         """Live holds with a held range on one of the resources overlapping [start, end)."""
         ...
+    def live_of_org(self, org_id: str, now: datetime, limit: int,
+                    after: tuple[datetime, str] | None = None) -> list[Hold]:
+        """The organisation's holds live at `now`, ordered by (start, id), at most `limit`,
+        those after the (start, id) `after` only (an admin list, paged)."""
+        ...
 
 
 class SeriesRepo(Protocol):

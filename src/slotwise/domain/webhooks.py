@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from slotwise.domain.events import EVENT_TYPES
+
 ALL_EVENTS = "*"
 
 
@@ -31,7 +33,8 @@ class WebhookEndpoint:
     active: bool = True
 
     def wants(self, event_type: str) -> bool:
-        return self.active and (ALL_EVENTS in self.events or event_type in self.events)
+        return self.active and (event_type in self.events or (
+            ALL_EVENTS in self.events and event_type in EVENT_TYPES))
 
 
 class DeliveryState(StrEnum):

@@ -133,6 +133,19 @@ class RedisHoldsWithFallback:
                           if h.is_live(now)]
         return sorted(found, key=lambda h: (h.start, h.id))
 
+    def live_of_org(self, org_id: str, now: datetime, limit: int,
+                    after: tuple[datetime, str] | None = None) -> list[Hold]:
+        found = self._sql.live_of_org(org_id, now, limit, after)
+        if self._breaker.allows():
+            try:
+                in_redis = self._redis.live_of_org(org_id, now, limit, after)
+            except REDIS_DOWN as error:
+                self._breaker.trip(error)
+            else:
+                found += [h for h in (self._pending.get(h.id, h) for h in in_redis)
+                          if h.is_live(now)]
+        return sorted(found, key=lambda h: (h.start, h.id))[:limit]
+
     def before_commit(self) -> None:
         pending, self._pending = self._pending, {}
         for hold in pending.values():

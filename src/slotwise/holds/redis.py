@@ -176,6 +176,23 @@ class RedisHoldStore:
                  for hold_id, fields in zip(ordered, pipe.execute(), strict=True) if fields]
         return sorted((h for h in holds if h.is_live(now)), key=lambda h: (h.start, h.id))
 
+    def live_of_org(self, org_id: str, now: datetime, limit: int,
+                    after: tuple[datetime, str] | None = None) -> list[Hold]:
+        # No index of an organisation's holds: a SCAN over its hold keys (they share the hash
+        # tag, so one Cluster node), then their hashes. Linear in the organisation's recent
+        # holds (settled ones linger GC_SLACK): fine for an admin page, never for a hot path.
+        ids = sorted({_text(key).rsplit(":", 1)[1] for key in self._r.scan_iter(
+            match=f"{self._hold_key(org_id, '*')}", count=500)})
+        pipe = self._r.pipeline(transaction=False)
+        for hold_id in ids:
+            pipe.hgetall(self._hold_key(org_id, hold_id))
+        found = [_hold(org_id, hold_id, fields)
+                 for hold_id, fields in zip(ids, pipe.execute(), strict=True) if fields]
+        live = sorted((h for h in found if h.is_live(now)
+                       and (after is None or (h.start, h.id) > after)),
+                      key=lambda h: (h.start, h.id))
+        return live[:limit]
+
     def _apply(self, hold: Hold, now: datetime | None) -> bool:
         # A settled hold is kept only for GC_SLACK; a live one until its expiry plus that.
         gc_ms = self._gc_ms(timedelta(0) if now is None else hold.expires_at - now)

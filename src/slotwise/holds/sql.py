@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -97,8 +97,22 @@ class SqlHoldStore:
         ids = [row[0] for row in self._c.execute(query)]
         return [h for h in self._load(org_id, ids) if h.is_live(now)]
 
+    def live_of_org(self, org_id: str, now: datetime, limit: int,
+                    after: tuple[datetime, str] | None = None) -> list[Hold]:
+        query = select(holds.c.id).where(holds.c.org_id == org_id,
+                                         holds.c.status == HoldStatus.ACTIVE.value,
+                                         holds.c.expires_at > now)
+        if after is not None:
+            query = query.where(or_(holds.c.start_at > after[0],
+                                    and_(holds.c.start_at == after[0], holds.c.id > after[1])))
+        ids = [row[0] for row in self._c.execute(
+            query.order_by(holds.c.start_at, holds.c.id).limit(limit))]
+        return self._load(org_id, ids)
+
     def _reclaim_expired(self, org_id: str, resource_ids: Sequence[str], now: datetime) -> None:
-        """Mark holds on these resources that expired by `now` as such, freeing their rows."""
+        """Free the held rows of holds on these resources that expired by `now`. Their status
+        stays `active` (past its expiry that is not live: `Hold.is_live`) for the fixer, which
+        marks them expired and writes `hold.expired` (live updates) in one place."""
         expired = select(held_resources.c.hold_id).where(
             held_resources.c.org_id == org_id,
             one_of(self._c, held_resources.c.resource_id, resource_ids),
@@ -108,9 +122,6 @@ class SqlHoldStore:
             return
         self._c.execute(update(held_resources)
                         .where(held_resources.c.hold_id.in_(ids)).values(live=False))
-        self._c.execute(update(holds)
-                        .where(holds.c.id.in_(ids), holds.c.status == HoldStatus.ACTIVE.value)
-                        .values(status=HoldStatus.EXPIRED.value))
 
     def _load(self, org_id: str, hold_ids: Sequence[str]) -> list[Hold]:
         if not hold_ids:

@@ -22,6 +22,7 @@ from slotwise.api.schemas.bookings import (
     HoldExtendIn,
     HoldIn,
     HoldOut,
+    HoldPage,
     PublicBookingIn,
     RescheduleIn,
     Status,
@@ -41,6 +42,25 @@ def place_hold(body: HoldIn, who: CurrentPrincipal, app: App) -> dict[str, Any]:
     resource_ids = tuple(dict.fromkeys(body.resource_ids)) if body.resource_ids else None
     hold = app.place_hold(who.org_id, body.service_id, body.start, resource_ids, body.ttl_s)
     return presenters.hold(hold)
+
+
+@router.get("/holds", response_model=HoldPage)
+def list_holds(who: CurrentPrincipal, app: App,
+               limit: Annotated[int, Query(ge=1, le=500)] = 50,
+               cursor: str | None = None) -> dict[str, Any]:
+    """The organisation's live holds by start (any hold: the API's, the public pages',
+    waitlist offers'), paged by `next_cursor`."""
+    after = None
+    if cursor:
+        position = cursors.decode(app.cursor_secret, cursor)
+        after = (datetime.fromisoformat(position[0]), position[1])
+    found = app.holds.live(who.org_id, limit=limit + 1, after=after)
+    items = found[:limit]
+    next_cursor = None
+    if len(found) > limit and items:
+        last = items[-1]
+        next_cursor = cursors.encode(app.cursor_secret, [last.start.isoformat(), last.id])
+    return {"items": [presenters.hold(h) for h in items], "next_cursor": next_cursor}
 
 
 @router.delete("/holds/{hold_id}", status_code=204, response_class=Response)

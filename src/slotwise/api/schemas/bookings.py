@@ -41,6 +41,11 @@ class HoldOut(BaseModel):
     expires_at: Instant
 
 
+class HoldPage(BaseModel):
+    items: list[HoldOut]
+    next_cursor: str | None
+
+
 class CustomerIn(Body):
     name: Name
     email: EmailStr
