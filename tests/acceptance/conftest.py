@@ -8,12 +8,11 @@ PostgreSQL fails the run.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import httpx
 import pytest
 
-from slotwise.testing.databases import PostgresUnavailable, fresh_postgres_database
+from slotwise.testing.databases import PostgresUnavailable, empty_database
 from slotwise.testing.serve import ServerFailed, slotwise_serve
 
 NOW = "2027-03-01T12:00:00Z"  # a Monday; US daylight saving time starts 2027-03-14
@@ -23,15 +22,12 @@ NOW = "2027-03-01T12:00:00Z"  # a Monday; US daylight saving time starts 2027-03
 def server_database_url(request: pytest.FixtureRequest,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, empty database for one server (the server migrates it itself)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('accept-sqlite') / 'slotwise.db'}"
-        return
-    with ExitStack() as stack:
-        try:
-            url = stack.enter_context(fresh_postgres_database("slotwise_accept"))
-        except PostgresUnavailable as error:
-            pytest.fail(str(error))
-        yield url
+    try:
+        with empty_database(request.param, tmp_path_factory.mktemp("accept-sqlite"),
+                            "slotwise_accept") as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -28,7 +27,7 @@ from caldav.davclient import DAVClient
 
 from slotwise.domain.calendars import export_uid
 from slotwise.testing.api import Org, availability, book, resource, service, signup
-from slotwise.testing.databases import PostgresUnavailable, fresh_postgres_database
+from slotwise.testing.databases import PostgresUnavailable, empty_database
 from slotwise.testing.fakes.graph import FakeGraphServer
 from slotwise.testing.radicale import RadicaleServer
 from slotwise.testing.serve import ServerFailed, free_port, slotwise_serve
@@ -60,14 +59,12 @@ def seconds_until(condition: Callable[[], bool], timeout_s: float = 30) -> float
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def database_url_for_server(request: pytest.FixtureRequest,
                             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('e2e-sqlite') / 'slotwise.db'}"
-        return
-    with ExitStack() as stack:
-        try:
-            yield stack.enter_context(fresh_postgres_database("slotwise_e2e"))
-        except PostgresUnavailable as error:
-            pytest.fail(str(error))
+    try:
+        with empty_database(request.param, tmp_path_factory.mktemp("e2e-sqlite"),
+                            "slotwise_e2e") as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ never downloaded. Its background networking is off: this machine's network is cl
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from slotwise.testing.browser import CHROMIUM, CHROMIUM_ARGS
-from slotwise.testing.databases import PostgresUnavailable, fresh_postgres_database
+from slotwise.testing.databases import PostgresUnavailable, empty_database
 from slotwise.testing.serve import ServerFailed, free_port, slotwise_serve
 
 NOW = "2027-03-01T12:00:00Z"  # a Monday; US daylight saving time starts 2027-03-14
@@ -38,14 +37,12 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def site_database_url(request: pytest.FixtureRequest,
                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('web-sqlite') / 'slotwise.db'}"
-        return
-    with ExitStack() as stack:
-        try:
-            yield stack.enter_context(fresh_postgres_database("slotwise_web"))
-        except PostgresUnavailable as error:
-            pytest.fail(str(error))
+    try:
+        with empty_database(request.param, tmp_path_factory.mktemp("web-sqlite"),
+                            "slotwise_web") as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")

@@ -56,3 +56,16 @@ def migrated_database(dialect: str, directory: Path) -> Iterator[str]:
     with fresh_postgres_database() as url:
         migrate(url)
         yield url
+
+
+@contextmanager
+def empty_database(dialect: str, directory: Path, prefix: str = "slotwise_test"
+                   ) -> Iterator[str]:
+    """A fresh, empty database for a server that migrates it itself: a SQLite file in
+    `directory`, or a new PostgreSQL database dropped afterwards (PostgresUnavailable when
+    the server cannot be reached)."""
+    if dialect == "sqlite":
+        yield f"sqlite:///{directory / 'slotwise.db'}"
+        return
+    with fresh_postgres_database(prefix) as url:
+        yield url

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from slotwise.app.cancellation import CancellationQuote
 from slotwise.app.container import UseCases
 from slotwise.app.manage import BookingDetails
 from slotwise.domain.errors import InvalidTransition, NotFound, SlotUnavailable
@@ -105,16 +106,16 @@ async def cancel_page(booking_id: str, request: Request, token: str = "") -> Res
     zone = _zone(request, details.booking.customer.timezone, details.organisation.timezone)
     return _pages(request).render(
         request, "manage/cancel.html", **_booking_context(details, token, zone),
-        **_quote_context(found.terms.currency, found.terms.paid_minor,
-                         found.quote.refund_minor, found.quote.refund_pct,
-                         found.quote.charge_minor, found.quote.late))
+        **_quote_context(found))
 
 
-def _quote_context(currency: str | None, paid: int, refund: int, refund_pct: int,
-                   charge: int, late: bool) -> dict[str, Any]:
-    return {"currency": currency, "paid": _amount(paid, currency),
-            "refund": _amount(refund, currency), "refund_pct": refund_pct,
-            "charge": _amount(charge, currency), "late": late}
+def _quote_context(found: CancellationQuote) -> dict[str, Any]:
+    """What cancelling gives back and costs, for the cancel and cancelled pages."""
+    terms, quote = found.terms, found.quote
+    currency = terms.currency
+    return {"currency": currency, "paid": _amount(terms.paid_minor, currency),
+            "refund": _amount(quote.refund_minor, currency), "refund_pct": quote.refund_pct,
+            "charge": _amount(quote.charge_minor, currency), "late": quote.late}
 
 
 @router.post("/manage/{booking_id}/cancel", response_class=HTMLResponse)
@@ -134,9 +135,7 @@ async def cancel(booking_id: str, request: Request) -> Response:
     zone = _zone(request, details.booking.customer.timezone, details.organisation.timezone)
     return _pages(request).render(
         request, "manage/cancelled.html", **_booking_context(details, token, zone),
-        **_quote_context(found.terms.currency, found.terms.paid_minor,
-                         found.quote.refund_minor, found.quote.refund_pct,
-                         found.quote.charge_minor, found.quote.late))
+        **_quote_context(found))
 
 
 def _day(request: Request, booking_start: datetime, zone: str) -> date:
