@@ -40,7 +40,7 @@ def create_app(use_cases: UseCases) -> FastAPI:
     app.state.metrics = Metrics()
     errors.install(app)
     # Starlette runs the last added middleware first: observe wraps idempotency.
-    app.middleware("http")(middleware.idempotency)
+    app.add_middleware(middleware.Idempotency)
     app.add_middleware(middleware.SingleQueryValues)
     app.add_middleware(middleware.Observe)
     for module in (ops, accounts, resources, services, bookings, public, live):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
@@ -28,7 +27,6 @@ from slotwise.domain.model import IdempotencyRecord
 
 log = logging.getLogger("slotwise.http")
 
-Next = Callable[[Request], Awaitable[Response]]
 
 
 class SingleQueryValues:
@@ -95,43 +93,91 @@ class Observe:
             request_id.reset(token)
 
 
-async def idempotency(request: Request, call_next: Next) -> Response:
-    key = request.headers.get("idempotency-key")
-    if request.method != "POST" or key is None:
-        return await call_next(request)
-    if not 1 <= len(key) <= 255:
-        return problem(422, "validation-error", "Invalid request",
-                       "Idempotency-Key must be 1 to 255 characters",
-                       errors=[{"loc": ["header", "Idempotency-Key"], "msg": "bad length",
-                                "type": "string_length"}])
-    scope = await _scope(request)
-    if scope is None:
-        return await call_next(request)  # unauthenticated: the route answers 401, nothing kept
-    app = use_cases(request)
-    body = await request.body()
-    fingerprint = request_fingerprint(request.method, str(request.url.query), body)
-    try:
-        replay = await run_in_threadpool(app.idempotency.begin, scope, key, request.url.path,
-                                         fingerprint)
-    except DomainError as error:
-        return domain_problem(error)
-    if replay is not None and replay.status_code is not None:
-        return Response(replay.body or b"", status_code=replay.status_code,
-                        media_type=replay.content_type,
-                        headers={"Idempotent-Replayed": "true"})
-    record = IdempotencyRecord(scope=scope, key=key, route=request.url.path,
-                               request_hash=fingerprint, created_at=app.clock.now())
-    try:
-        response = await call_next(request)
-    except BaseException:
-        await run_in_threadpool(app.idempotency.abandon, record)
-        raise
-    chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
-    content = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
-    await run_in_threadpool(app.idempotency.finish, record, response.status_code, content,
-                            response.headers.get("content-type"))
-    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-    return Response(content, status_code=response.status_code, headers=headers)
+class Idempotency:
+    """`Idempotency-Key` on POST: the first request with a key runs and its answer is kept;
+    a copy in flight gets 409, a later one the kept answer. Plain ASGI: every request passes
+    through here, and a request without a key costs nothing but a header lookup."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        key = Headers(scope=scope).get("idempotency-key")
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        if not 1 <= len(key) <= 255:
+            answer = problem(422, "validation-error", "Invalid request",
+                             "Idempotency-Key must be 1 to 255 characters",
+                             errors=[{"loc": ["header", "Idempotency-Key"], "msg": "bad length",
+                                      "type": "string_length"}])
+            await answer(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        key_scope = await _scope(request)
+        if key_scope is None:  # unauthenticated: the route answers 401, nothing kept
+            await self.app(scope, receive, send)
+            return
+        body = await request.body()
+        await self._keyed(scope, send, key_scope, key, body)
+
+    async def _keyed(self, scope: Scope, send: Send, key_scope: str, key: str,
+                     body: bytes) -> None:
+        app = scope["app"].state.use_cases
+        path: str = scope["path"]
+        query = scope.get("query_string", b"").decode("latin-1")
+        fingerprint = request_fingerprint("POST", query, body)
+        try:
+            replay = await run_in_threadpool(app.idempotency.begin, key_scope, key, path,
+                                             fingerprint)
+        except DomainError as error:
+            await domain_problem(error)(scope, _no_body, send)
+            return
+        if replay is not None and replay.status_code is not None:
+            answer = Response(replay.body or b"", status_code=replay.status_code,
+                              media_type=replay.content_type,
+                              headers={"Idempotent-Replayed": "true"})
+            await answer(scope, _no_body, send)
+            return
+        record = IdempotencyRecord(scope=key_scope, key=key, route=path,
+                                   request_hash=fingerprint, created_at=app.clock.now())
+        start: Message | None = None
+        chunks: list[bytes] = []
+        sent = False
+
+        async def receive_body() -> Message:
+            nonlocal sent
+            if sent:  # the body was read already; what is left is the client going away
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def keep(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        try:
+            await self.app(scope, receive_body, keep)
+        except BaseException:
+            await run_in_threadpool(app.idempotency.abandon, record)
+            raise
+        assert start is not None, "the route answered nothing"
+        content = b"".join(chunks)
+        headers = Headers(raw=start["headers"])
+        await run_in_threadpool(app.idempotency.finish, record, start["status"], content,
+                                headers.get("content-type"))
+        await send(start)
+        await send({"type": "http.response.body", "body": content, "more_body": False})
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 async def _scope(request: Request) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from slotwise.app.availability import (
@@ -32,6 +32,7 @@ from slotwise.domain.errors import (
 )
 from slotwise.domain.ids import derived_secret, digest, new_id
 from slotwise.domain.model import Customer, Location, Resource, Series, Service
+from slotwise.domain.payments import BookingPayment
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from slotwise.engine.availability import Busy, Slot, SlotRequest, slot_at
 from slotwise.engine.intervals import TimeRange
@@ -74,6 +75,9 @@ class Booked:
     booking: Booking
     occurrences: tuple[Booking, ...]
     manage_token: str
+    # What the new bookings pay, by booking id, read in their transaction (new bookings
+    # have no fees yet), so the answer needs no second read.
+    payments: Mapping[str, BookingPayment] = field(default_factory=dict)
 
 
 class BookSlot:
@@ -200,7 +204,11 @@ class BookSlot:
             uow.outbox.add(events.booking_event(events.BOOKING_CREATED, booking, now))
             self.gates.open(uow, service, booking, now)
             written.append(booking)
-        return Booked(booking=written[0], occurrences=tuple(written), manage_token=manage_token)
+        # Only a priced service writes a payment with its bookings (the payment gate).
+        paid = (uow.payments.for_bookings(service.org_id, [b.id for b in written])
+                if service.price is not None else {})
+        return Booked(booking=written[0], occurrences=tuple(written), manage_token=manage_token,
+                      payments=paid)
 
     def _unavailable(self, uow: UnitOfWork, service: Service, request: BookingRequest,
                      starts: Sequence[datetime], conflicts: Sequence[datetime],

@@ -29,7 +29,6 @@ from slotwise.api.schemas.bookings import (
 )
 from slotwise.api.schemas.common import Instant
 from slotwise.app.bookings import Booked, BookingRequest, CustomerDetails, Recurrence
-from slotwise.app.container import UseCases
 from slotwise.domain.booking import BookingStatus
 from slotwise.domain.errors import Conflict, SeriesUnavailable
 from slotwise.domain.model import BookingFilter
@@ -90,8 +89,11 @@ def booking_request(body: PublicBookingIn, service_id: str,
     )
 
 
-def booked_answer(app: UseCases, booked: Booked) -> dict[str, Any]:
-    answers = with_money(app, booked.occurrences)
+def booked_answer(booked: Booked) -> dict[str, Any]:
+    answers = [{**presenters.booking(b),
+                "payment": presenters.payment(booked.payments[b.id])
+                if b.id in booked.payments else None,
+                "fees": []} for b in booked.occurrences]  # a new booking has no fees yet
     answer = dict(answers[0])
     if booked.booking.series_id is not None:
         answer["occurrences"] = answers
@@ -117,7 +119,7 @@ def counted(request: Request, channel: str, occurrences: int = 1) -> Iterator[No
 def book(body: BookingIn, who: CurrentPrincipal, app: App, request: Request) -> dict[str, Any]:
     with counted(request, "api"):
         booked = app.book(who.org_id, booking_request(body, body.service_id, body.resource_ids))
-    return booked_answer(app, booked)
+    return booked_answer(booked)
 
 
 @router.get("/bookings", response_model=BookingPage)

@@ -144,7 +144,7 @@ def book(org_slug: str, service_slug: str, body: PublicBookingIn, app: App,
     service = service_by_slug(app, org.id, service_slug)
     with counted(request, "public"):
         booked = app.book(org.id, booking_request(body, service.id))
-    return {**booked_answer(app, booked), "manage_token": booked.manage_token}
+    return {**booked_answer(booked), "manage_token": booked.manage_token}
 
 
 def service_by_slug(app: App, org_id: str, slug: str) -> Any:

@@ -96,4 +96,4 @@ def accept(entry_id: str, app: App,
     """Book the slot offered to this entry (the link in the offer e-mail). A lapsed offer
     → 409; a wrong token → 404."""
     booked = app.waitlist.accept(entry_id, token)
-    return {**booked_answer(app, booked), "manage_token": booked.manage_token}
+    return {**booked_answer(booked), "manage_token": booked.manage_token}
