@@ -45,6 +45,7 @@ from slotwise.testing.stress.servers import (
     PrivatePostgres,
     PrivateRedis,
     Server,
+    WorkerProcess,
     free_port,
     private_postgres_database,
 )
@@ -76,10 +77,11 @@ class Config:
     contention_attempts: int
     contention_slots: int
     redis_url: str | None  # the holds' Redis (production); None: SQL holds
+    jobs: str  # "external": the lifecycle's jobs wait for `slotwise worker`; "embedded"
 
     def server(self, url: str, processes: int) -> Server:
         return Server(url, workers=processes, now=sc.PINNED_NOW, pool_size=10,
-                      redis_url=self.redis_url)
+                      redis_url=self.redis_url, extra_env={"SLOTWISE_JOBS": self.jobs})
 
 
 def table(header: list[str], rows: list[list[str]]) -> None:
@@ -200,7 +202,8 @@ def part_throughput(pg: PrivatePostgres, cfg: Config, reports: list[InvariantRep
           f"clients; contended = {CONTENDERS_PER_SLOT} clients per start of one resource.\n"
           "   Ceiling 2 beside each: bench/ceiling_asgi.py, same uvicorn, same workers, same "
           "client, same load shape.\n")
-    rows = []
+    rows: list[list[str]] = []
+    drains: list[list[str]] = []
     for processes in cfg.processes:
         with private_postgres_database(pg) as url:
             with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
@@ -229,8 +232,39 @@ def part_throughput(pg: PrivatePostgres, cfg: Config, reports: list[InvariantRep
                              f"{'ok' if f.p99_ms <= P99_TARGET_MS else 'MISSED'}",
                              str(f.statuses)])
                 reports.append(result.report(url))
+            if cfg.jobs == "external":
+                drains.append([str(processes), *map(str, drained_by_a_worker(server, url))])
     table(["procs", "contention", "bookings/s", "answers/s", "p50 ms", "p99 ms",
            "ceiling ans/s", "ceiling p99", "share (≥30%)", "p99≤100ms", "statuses"], rows)
+    if drains:
+        print("   What the loads left to the lifecycle (confirmations, webhooks, the outbox "
+              "relay),\n   done afterwards by one `slotwise worker` on this machine:\n")
+        table(["procs", "jobs", "outbox events", "drained in s"],
+              [[p, j, e, f"{float(t):.1f}"] for p, j, e, t in drains])
+
+
+UNDONE = """
+SELECT (SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')
+          AND (scheduled_at IS NULL OR scheduled_at <= now())),
+       (SELECT count(*) FROM outbox WHERE published_at IS NULL)
+"""
+
+
+def drained_by_a_worker(server: Server, url: str, timeout_s: float = 600.0
+                        ) -> tuple[int, int, float]:
+    """Start one `slotwise worker` on what the load left (jobs, unpublished outbox events)
+    and wait until it is all done: (jobs, events, seconds)."""
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        jobs, events = conn.execute(UNDONE).fetchone() or (0, 0)
+        started = time.perf_counter()
+        with WorkerProcess(server):
+            while time.perf_counter() - started < timeout_s:
+                if conn.execute(UNDONE).fetchone() == (0, 0):
+                    break
+                time.sleep(0.2)
+            else:
+                raise RuntimeError(f"the worker did not drain the backlog in {timeout_s:.0f} s")
+        return jobs, events, time.perf_counter() - started
 
 
 def part_contention(pg: PrivatePostgres, cfg: Config, reports: list[InvariantReport]) -> None:
@@ -292,6 +326,10 @@ def main() -> None:
     parser.add_argument("--attempts", type=int, help="attempts per throughput run")
     parser.add_argument("--holds", choices=["redis", "sql"], default="redis",
                         help="where holds live: a private Redis (production), or SQL")
+    parser.add_argument("--jobs", choices=["external", "embedded"], default="external",
+                        help="external (production): the server processes only serve, the "
+                             "lifecycle's jobs wait for a `slotwise worker` started after "
+                             "the load; embedded: the server processes run them too")
     args = parser.parse_args()
     cfg = Config(
         quick=args.quick, processes=[int(p) for p in args.processes.split(",")],
@@ -299,14 +337,14 @@ def main() -> None:
         attempts=args.attempts or (400 if args.quick else 1500),
         pgbench_s=5 if args.quick else 10,
         contention_attempts=2_000 if args.quick else 10_000, contention_slots=100,
-        redis_url=None)
+        redis_url=None, jobs=args.jobs)
     parts = args.only.split(",")
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {PARTS}")
     print(f"slotwise stress bench — Python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at the start; "
-          f"{'quick' if cfg.quick else 'full'} run; holds in {args.holds}\n")
+          f"{'quick' if cfg.quick else 'full'} run; holds in {args.holds}; jobs {args.jobs}\n")
     reports: list[InvariantReport] = []
     started = time.perf_counter()
     with PrivatePostgres(max_connections=300) as pg, contextlib.ExitStack() as stack:

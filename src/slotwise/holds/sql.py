@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -14,7 +15,7 @@ from slotwise.domain.errors import OverlapRefused
 from slotwise.domain.model import HeldResource
 from slotwise.store.guard import is_overlap_refusal
 from slotwise.store.tables import held_resources, holds
-from slotwise.store.types import epoch, from_epoch, one_of
+from slotwise.store.types import PerDialect, epoch, from_epoch, one_of, one_of_param
 
 
 class SqlHoldStore:
@@ -87,14 +88,11 @@ class SqlHoldStore:
 
     def live(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime,
              now: datetime) -> list[Hold]:
-        query = (select(held_resources.c.hold_id).distinct()
-                 .where(held_resources.c.org_id == org_id,
-                        one_of(self._c, held_resources.c.resource_id, resource_ids),
-                        held_resources.c.live.is_(True),
-                        held_resources.c.expires_at > epoch(now),
-                        held_resources.c.blocked_start < epoch(end),
-                        held_resources.c.blocked_end > epoch(start)))
-        ids = [row[0] for row in self._c.execute(query)]
+        ids = [row[0] for row in self._c.execute(_LIVE(self._c), {
+            "org_id": org_id, "resource_ids": list(resource_ids), "now": epoch(now),
+            "start": epoch(start), "end": epoch(end)})]
+        if not ids:
+            return []
         return [h for h in self._load(org_id, ids) if h.is_live(now)]
 
     def live_of_org(self, org_id: str, now: datetime, limit: int,
@@ -150,3 +148,17 @@ def _hold(row: RowMapping, resources: tuple[HeldResource, ...]) -> Hold:
         created_at=row["created_at"], status=HoldStatus(row["status"]),
         booking_id=row["booking_id"],
     )
+
+
+def _live(postgresql: bool) -> Select[Any]:
+    h = held_resources.c
+    return (select(h.hold_id).distinct()
+            .where(h.org_id == bindparam("org_id"),
+                   one_of_param(postgresql, h.resource_id, "resource_ids"),
+                   h.live.is_(True),
+                   h.expires_at > bindparam("now"),
+                   h.blocked_start < bindparam("end"),
+                   h.blocked_end > bindparam("start")))
+
+
+_LIVE = PerDialect(_live)

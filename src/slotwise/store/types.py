@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BigInteger, ColumnElement, Dialect, String, any_, literal
+from sqlalchemy import BigInteger, ColumnElement, Dialect, String, any_, bindparam, literal
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
@@ -58,3 +58,31 @@ def one_of(connection: Connection, column: ColumnElement[str], values: Iterable[
     if connection.dialect.name == "postgresql":
         return column == any_(literal(wanted, ARRAY(String)))
     return column.in_(wanted)
+
+
+def one_of_param(postgresql: bool, column: ColumnElement[str], name: str
+                 ) -> ColumnElement[bool]:
+    """`one_of` for a statement built once: the values come as the parameter `name`."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(String)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+S = TypeVar("S")
+
+
+class PerDialect(Generic[S]):
+    """A statement built once per dialect, then executed with bound parameters. The hot path's
+    statements built anew on every call spent more CPU in SQLAlchemy constructing them and
+    their cache keys than in running them; a built statement memoises its key."""
+
+    def __init__(self, build: Callable[[bool], S]) -> None:
+        self._build = build
+        self._built: dict[bool, S] = {}
+
+    def __call__(self, connection: Connection) -> S:
+        postgresql = connection.dialect.name == "postgresql"
+        found = self._built.get(postgresql)
+        if found is None:
+            found = self._built[postgresql] = self._build(postgresql)
+        return found

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from slotwise.domain.model import ApiKey, AuthSession, Organisation, Role, User
@@ -33,8 +33,7 @@ class SqlOrganisations:
 
     def get(self, org_id: str) -> Organisation | None:
         if org_id not in self._read:
-            self._read[org_id] = self._one(select(organisations)
-                                           .where(organisations.c.id == org_id))
+            self._read[org_id] = self._one(_ORG_BY_ID, {"id": org_id})
         return self._read[org_id]
 
     def by_slug(self, slug: str) -> Organisation | None:
@@ -45,8 +44,9 @@ class SqlOrganisations:
         self._c.execute(update(organisations).where(organisations.c.id == org.id)
                         .values(name=org.name, timezone=org.timezone))
 
-    def _one(self, query: Select[Any]) -> Organisation | None:
-        found = self._c.execute(query).mappings().first()
+    def _one(self, query: Select[Any], parameters: dict[str, Any] | None = None
+             ) -> Organisation | None:
+        found = self._c.execute(query, parameters).mappings().first()
         if found is None:
             return None
         if self._saw is not None:
@@ -93,6 +93,14 @@ def _user(row: RowMapping) -> User:
 
 # A credential's holder, read in the same query as the credential (prefixed columns).
 _USER_COLUMNS = [column.label(f"holder_{column.name}") for column in users.c]
+# Built once (every request authenticates, every unit of work reads its organisation).
+_ORG_BY_ID = select(organisations).where(organisations.c.id == bindparam("id"))
+_SESSION_BY_HASH = (select(auth_sessions, *_USER_COLUMNS)
+                    .join(users, users.c.id == auth_sessions.c.user_id)
+                    .where(auth_sessions.c.token_hash == bindparam("hash")))
+_KEY_BY_HASH = (select(api_keys, *_USER_COLUMNS)
+                .join(users, users.c.id == api_keys.c.user_id)
+                .where(api_keys.c.key_hash == bindparam("hash")))
 
 
 def _holder(row: RowMapping) -> User:
@@ -113,10 +121,7 @@ class SqlApiKeys:
         ))
 
     def by_hash(self, key_hash: str) -> tuple[ApiKey, User] | None:
-        query = (select(api_keys, *_USER_COLUMNS)
-                 .join(users, users.c.id == api_keys.c.user_id)
-                 .where(api_keys.c.key_hash == key_hash))
-        found = self._c.execute(query).mappings().first()
+        found = self._c.execute(_KEY_BY_HASH, {"hash": key_hash}).mappings().first()
         return (_key(found), _holder(found)) if found else None
 
     def list(self, org_id: str) -> list[ApiKey]:
@@ -153,10 +158,7 @@ class SqlAuthSessions:
         ))
 
     def by_hash(self, token_hash: str) -> tuple[AuthSession, User] | None:
-        query = (select(auth_sessions, *_USER_COLUMNS)
-                 .join(users, users.c.id == auth_sessions.c.user_id)
-                 .where(auth_sessions.c.token_hash == token_hash))
-        row = self._c.execute(query).mappings().first()
+        row = self._c.execute(_SESSION_BY_HASH, {"hash": token_hash}).mappings().first()
         if row is None:
             return None
         return (AuthSession(id=row["id"], org_id=row["org_id"], user_id=row["user_id"],

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Select,
     and_,
     bindparam,
     delete,
@@ -32,7 +33,7 @@ from slotwise.domain.meetings import Meeting
 from slotwise.domain.model import Allocation, BookedTime, BookingFilter, Customer, Series
 from slotwise.store.guard import is_overlap_refusal
 from slotwise.store.tables import allocations, bookings, customers, series
-from slotwise.store.types import epoch, from_epoch, one_of
+from slotwise.store.types import PerDialect, epoch, from_epoch, one_of, one_of_param
 
 # Buffers are at most a day (validated), so an allocation starts at most this long before its
 # booking.
@@ -99,11 +100,10 @@ class SqlBookings:
 
     def add(self, booking: Booking, blocked: Sequence[tuple[str, datetime, datetime]],
             session_key: str) -> None:
-        self._c.execute(insert(bookings).values(
-            id=booking.id, org_id=booking.org_id, service_id=booking.service_id,
-            customer_id=booking.customer.id, created_at=booking.created_at,
-            manage_token_hash=booking.manage_token_hash, **_mutable_values(booking),
-        ))
+        self._c.execute(_INSERT_BOOKING, {
+            "id": booking.id, "org_id": booking.org_id, "service_id": booking.service_id,
+            "customer_id": booking.customer.id, "created_at": booking.created_at,
+            "manage_token_hash": booking.manage_token_hash, **_mutable_values(booking)})
         self._allocate(booking, blocked, session_key)
 
     def get(self, org_id: str, booking_id: str) -> Booking | None:
@@ -177,22 +177,14 @@ class SqlBookings:
 
     def busy(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
              ) -> builtins.list[Allocation]:
-        a = allocations.c
-        query = (select(a.id, a.booking_id, a.resource_id, a.blocked_start, a.blocked_end,
-                        bookings.c.start_at, bookings.c.end_at)
-                 .join(bookings, bookings.c.id == a.booking_id)
-                 .where(a.org_id == org_id,
-                        one_of(self._c, a.resource_id, resource_ids),
-                        a.active.is_(True),
-                        a.blocked_start < epoch(end),
-                        a.blocked_end > epoch(start))
-                 .order_by(a.blocked_start))
+        found = self._c.execute(_BUSY(self._c), {
+            "org_id": org_id, "resource_ids": list(resource_ids),
+            "start": epoch(start), "end": epoch(end)})
         # Thousands of rows per search: plain tuples, fetched at once (not row mappings).
         return [Allocation(id=aid, org_id=org_id, booking_id=booking_id, resource_id=rid,
                            blocked_start=from_epoch(lo), blocked_end=from_epoch(hi), active=True,
                            booked_start=booked_start, booked_end=booked_end)
-                for aid, booking_id, rid, lo, hi, booked_start, booked_end
-                in self._c.execute(query).all()]
+                for aid, booking_id, rid, lo, hi, booked_start, booked_end in found.all()]
 
     def booked(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime
                ) -> builtins.list[BookedTime]:
@@ -270,7 +262,7 @@ class SqlBookings:
         ]
         # No savepoint: a refusal ends the writer's attempt, which rolls back (see ports).
         try:
-            self._c.execute(insert(allocations), rows)
+            self._c.execute(_INSERT_ALLOCATIONS, rows[0] if len(rows) == 1 else rows)
         except IntegrityError as error:
             if is_overlap_refusal(error):
                 raise OverlapRefused([r[0] for r in blocked]) from error
@@ -337,3 +329,22 @@ class SqlSeries:
             id=s.id, org_id=s.org_id, rrule=s.rrule, timezone=s.timezone,
             dtstart_local=s.dtstart_local.strftime("%Y-%m-%dT%H:%M:%S"), created_at=s.created_at,
         ))
+
+
+def _busy(postgresql: bool) -> Select[Any]:
+    a = allocations.c
+    return (select(a.id, a.booking_id, a.resource_id, a.blocked_start, a.blocked_end,
+                   bookings.c.start_at, bookings.c.end_at)
+            .join(bookings, bookings.c.id == a.booking_id)
+            .where(a.org_id == bindparam("org_id"),
+                   one_of_param(postgresql, a.resource_id, "resource_ids"),
+                   a.active.is_(True),
+                   a.blocked_start < bindparam("end"),
+                   a.blocked_end > bindparam("start"))
+            .order_by(a.blocked_start))
+
+
+_BUSY = PerDialect(_busy)
+# Built once: the values come as parameters.
+_INSERT_BOOKING = insert(bookings)
+_INSERT_ALLOCATIONS = insert(allocations)

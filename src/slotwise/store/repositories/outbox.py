@@ -18,10 +18,10 @@ class SqlOutbox:
         self._c = connection
 
     def add(self, event: OutboxEvent) -> None:
-        self._c.execute(insert(outbox).values(
-            id=event.id, org_id=event.org_id, type=event.type, aggregate_id=event.aggregate_id,
-            payload=event.payload, created_at=event.created_at,
-        ))
+        self._c.execute(_INSERT, {
+            "id": event.id, "org_id": event.org_id, "type": event.type,
+            "aggregate_id": event.aggregate_id, "payload": event.payload,
+            "created_at": event.created_at})
 
     def for_aggregate(self, org_id: str, aggregate_id: str) -> list[OutboxEvent]:
         query = (select(outbox)
@@ -54,3 +54,6 @@ def _event(row: Any) -> OutboxEvent:
     return OutboxEvent(id=row["id"], org_id=row["org_id"], type=row["type"],
                        aggregate_id=row["aggregate_id"], payload=row["payload"],
                        created_at=row["created_at"])
+
+
+_INSERT = insert(outbox)  # built once: the values come as parameters
