@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Protocol
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, TextClause, text
 from sqlalchemy.engine import Connection
 
 from slotwise.domain import ports
@@ -172,25 +172,27 @@ class SqlUnitOfWork:
         # order first serialises writers per resource and leaves the constraint as the last
         # word. One round trip: unnest yields the sorted keys in order, and the aggregate
         # takes each in turn (locks already held by this transaction are taken again at once).
-        self._lock(org_id, resource_ids,
-                   "SELECT count(pg_advisory_xact_lock(:ns, k)) > 0 "
-                   "FROM unnest(CAST(:keys AS integer[])) AS t(k)")
+        self._lock(org_id, resource_ids, _LOCK_IN_ORDER)
 
     def try_lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> bool:
         # In order, stopping at the first busy key (migration 0005): what is held stays a
         # prefix of the sorted keys, so `lock_resources` can go on waiting without deadlock.
-        return self._lock(org_id, resource_ids,
-                          "SELECT slotwise_try_locks_in_order(:ns, CAST(:keys AS integer[]))")
+        return self._lock(org_id, resource_ids, _TRY_LOCKS_IN_ORDER)
 
-    def _lock(self, org_id: str, resource_ids: Sequence[str], statement: str) -> bool:
+    def _lock(self, org_id: str, resource_ids: Sequence[str], statement: TextClause) -> bool:
         if self.connection.dialect.name != "postgresql":
             return True  # SQLite: BEGIN IMMEDIATE already serialises every writer.
         keys = sorted({_lock_key(org_id, rid) for rid in resource_ids})
         if not keys:
             return True
-        taken = self.connection.execute(text(statement),
+        taken = self.connection.execute(statement,
                                         {"ns": _LOCK_NAMESPACE, "keys": keys}).scalar()
         return bool(taken)
+
+
+_LOCK_IN_ORDER = text("SELECT count(pg_advisory_xact_lock(:ns, k)) > 0 "
+                      "FROM unnest(CAST(:keys AS integer[])) AS t(k)")
+_TRY_LOCKS_IN_ORDER = text("SELECT slotwise_try_locks_in_order(:ns, CAST(:keys AS integer[]))")
 
 
 def _lock_key(org_id: str, resource_id: str) -> int:
