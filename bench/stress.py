@@ -239,8 +239,9 @@ def part_throughput(pg: PrivatePostgres, cfg: Config, reports: list[InvariantRep
     if drains:
         print("   What the loads left to the lifecycle (confirmations, webhooks, the outbox "
               "relay),\n   done afterwards by one `slotwise worker` on this machine:\n")
-        table(["procs", "jobs", "outbox events", "drained in s"],
-              [[p, j, e, f"{float(t):.1f}"] for p, j, e, t in drains])
+        table(["procs", "outbox events", "jobs run", "drained in s", "events/s"],
+              [[p, e, j, f"{float(t):.1f}", f"{int(e) / float(t):.1f}"]
+               for p, e, j, t in drains])
 
 
 UNDONE = """
@@ -248,14 +249,16 @@ SELECT (SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing'
           AND (scheduled_at IS NULL OR scheduled_at <= now())),
        (SELECT count(*) FROM outbox WHERE published_at IS NULL)
 """
+FINISHED_JOBS = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('succeeded', 'failed')"
 
 
 def drained_by_a_worker(server: Server, url: str, timeout_s: float = 600.0
                         ) -> tuple[int, int, float]:
-    """Start one `slotwise worker` on what the load left (jobs, unpublished outbox events)
-    and wait until it is all done: (jobs, events, seconds)."""
+    """Start one `slotwise worker` on what the load left (unpublished outbox events, and the
+    jobs their reactions defer) and wait until it is all done: (events, jobs run, seconds)."""
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
-        jobs, events = conn.execute(UNDONE).fetchone() or (0, 0)
+        events = (conn.execute(UNDONE).fetchone() or (0, 0))[1]
+        finished_before = (conn.execute(FINISHED_JOBS).fetchone() or (0,))[0]
         started = time.perf_counter()
         with WorkerProcess(server):
             while time.perf_counter() - started < timeout_s:
@@ -264,7 +267,9 @@ def drained_by_a_worker(server: Server, url: str, timeout_s: float = 600.0
                 time.sleep(0.2)
             else:
                 raise RuntimeError(f"the worker did not drain the backlog in {timeout_s:.0f} s")
-        return jobs, events, time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        jobs = (conn.execute(FINISHED_JOBS).fetchone() or (0,))[0] - finished_before
+        return events, jobs, elapsed
 
 
 def part_contention(pg: PrivatePostgres, cfg: Config, reports: list[InvariantReport]) -> None:

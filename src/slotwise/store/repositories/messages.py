@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from slotwise.domain.messages import Channel, Message, MessageState
 from slotwise.domain.notifications import MessageKind
 from slotwise.store.tables import messages
+from slotwise.store.types import PerDialect
 
 _m = messages.c
 
@@ -33,13 +34,8 @@ class SqlMessages:
             "provider_id": message.provider_id, "sent_at": message.sent_at,
             "last_error": message.last_error, "created_at": message.created_at,
         }
-        dialect_insert: Any = (pg_insert if self._c.dialect.name == "postgresql"
-                               else sqlite_insert)
         # RETURNING says whether a row went in (psycopg's rowcount does not, here).
-        done = self._c.execute(dialect_insert(messages).values(values)
-                               .on_conflict_do_nothing(index_elements=[_m.dedupe_key])
-                               .returning(_m.id))
-        return done.first() is not None
+        return self._c.execute(_ADD(self._c), values).first() is not None
 
     def get(self, message_id: str) -> Message | None:
         row = self._c.execute(select(messages).where(_m.id == message_id)).mappings().first()
@@ -99,3 +95,12 @@ def _message(row: RowMapping) -> Message:
         sent_at=row["sent_at"], last_error=row["last_error"],
     )
 
+
+
+def _add(postgresql: bool) -> Any:
+    dialect_insert: Any = pg_insert if postgresql else sqlite_insert
+    return (dialect_insert(messages).on_conflict_do_nothing(index_elements=[_m.dedupe_key])
+            .returning(_m.id))
+
+
+_ADD = PerDialect(_add)  # several messages per booking: built once, not per call
