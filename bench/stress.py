@@ -8,8 +8,10 @@ after every run (issue 4).
 Parts (--only): `ceilings` (pgbench on an exclusion-constrained table: the database's limit),
 `throughput` (bookings/s and p50/p99 through HTTP with 1, 2 and 4 server processes, without
 and with contention, each beside the minimal ASGI endpoint's figures for the same load and
-worker count: the Python stack's limit), `contention` (10,000 attempts on 100 slots on 4
-processes), `scenarios` (reschedule storm, cancel-and-rebook, multi-resource, series against
+worker count: the Python stack's limit, and the stack's floor, bench/stack_floor.py: the same
+insert through FastAPI, a sync route and SQLAlchemy, nothing else; with `--jobs external`, then
+the time one `slotwise worker` takes to do the lifecycle's work the load left), `contention`
+(10,000 attempts on 100 slots on 4 processes), `scenarios` (reschedule storm, cancel-and-rebook, multi-resource, series against
 singles, one Idempotency-Key twenty times at once). Everything runs on a private PostgreSQL
 cluster (initdb in a temporary directory), so nothing else on the machine is disturbed and
 nothing disturbs it but the machine's own load. Medians and ratios are from one run; the
@@ -31,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,14 +143,17 @@ def pgbench(pg: PrivatePostgres, database: str, *, clients: int, seconds: int,
 
 
 class CeilingServer:
-    """bench/ceiling_asgi.py under uvicorn with `workers` processes."""
+    """bench/ceiling_asgi.py (or, `floor`, bench/stack_floor.py) under uvicorn with `workers`
+    processes."""
 
-    def __init__(self, database_url: str, workers: int) -> None:
+    def __init__(self, database_url: str, workers: int, *, floor: bool = False) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CEILING_DATABASE_URL": database_url.replace("+psycopg", "")}
+        env = {**os.environ, "CEILING_DATABASE_URL": database_url.replace("+psycopg", ""),
+               "FLOOR_DATABASE_URL": database_url}
+        app = "stack_floor:create" if floor else "ceiling_asgi:create"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "ceiling_asgi:create",
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), app,
              "--factory", "--workers", str(workers), "--port", str(self.port),
              "--no-access-log", "--log-level", "warning"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -159,11 +164,23 @@ class CeilingServer:
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError("the ASGI ceiling did not start")
+        raise RuntimeError(f"{app} did not start")
 
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=20)
+
+
+def _served(url: str, processes: int) -> Iterator[CeilingServer]:
+    """The ceiling, then the stack's floor, each up only while it is measured."""
+    for floor in (False, True):
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(TABLE)
+        server = CeilingServer(url, processes, floor=floor)
+        try:
+            yield server
+        finally:
+            server.close()
 
 
 def ceiling_load(base_url: str, *, attempts: int, clients: int, contended: bool
@@ -206,15 +223,10 @@ def part_throughput(pg: PrivatePostgres, cfg: Config, reports: list[InvariantRep
     drains: list[list[str]] = []
     for processes in cfg.processes:
         with private_postgres_database(pg) as url:
-            with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
-                conn.execute(TABLE)
-            ceiling = CeilingServer(url, processes)
-            try:
-                ceilings = {c: ceiling_load(ceiling.base_url, attempts=cfg.attempts,
-                                            clients=cfg.clients, contended=c)
-                            for c in (False, True)}
-            finally:
-                ceiling.close()
+            ceilings, floors = ({c: ceiling_load(server.base_url, attempts=cfg.attempts,
+                                                 clients=cfg.clients, contended=c)
+                                 for c in (False, True)}
+                                for server in _served(url, processes))
         with private_postgres_database(pg) as url, \
                 cfg.server(url, processes) as server:
             for contended in (False, True):
@@ -222,12 +234,14 @@ def part_throughput(pg: PrivatePostgres, cfg: Config, reports: list[InvariantRep
                                          clients=cfg.clients, contended=contended,
                                          contenders_per_slot=CONTENDERS_PER_SLOT)
                 f = figures(result.answers, result.elapsed_s)
-                c = ceilings[contended]
+                c, floor = ceilings[contended], floors[contended]
                 share = f.answers_per_s / c.answers_per_s if c.answers_per_s else 0.0
                 rows.append([str(processes), "contended" if contended else "none",
                              f"{f.bookings_per_s:.1f}", f"{f.answers_per_s:.1f}",
                              f"{f.p50_ms:.0f}", f"{f.p99_ms:.0f}",
                              f"{c.answers_per_s:.0f}", f"{c.p99_ms:.0f}",
+                             f"{floor.answers_per_s:.0f}",
+                             f"{floor.answers_per_s / c.answers_per_s:.0%}",
                              f"{share:.1%} {'ok' if share >= SHARE_TARGET else 'MISSED'}",
                              f"{'ok' if f.p99_ms <= P99_TARGET_MS else 'MISSED'}",
                              str(f.statuses)])
@@ -235,13 +249,13 @@ def part_throughput(pg: PrivatePostgres, cfg: Config, reports: list[InvariantRep
             if cfg.jobs == "external":
                 drains.append([str(processes), *map(str, drained_by_a_worker(server, url))])
     table(["procs", "contention", "bookings/s", "answers/s", "p50 ms", "p99 ms",
-           "ceiling ans/s", "ceiling p99", "share (≥30%)", "p99≤100ms", "statuses"], rows)
+           "ceiling ans/s", "ceiling p99", "floor ans/s", "floor share", "share (≥30%)",
+           "p99≤100ms", "statuses"], rows)
     if drains:
         print("   What the loads left to the lifecycle (confirmations, webhooks, the outbox "
               "relay),\n   done afterwards by one `slotwise worker` on this machine:\n")
-        table(["procs", "outbox events", "jobs run", "drained in s", "events/s"],
-              [[p, e, j, f"{float(t):.1f}", f"{int(e) / float(t):.1f}"]
-               for p, e, j, t in drains])
+        table(["procs", "outbox events", "drained in s", "events/s"],
+              [[p, e, f"{float(t):.1f}", f"{int(e) / float(t):.1f}"] for p, e, t in drains])
 
 
 UNDONE = """
@@ -249,16 +263,12 @@ SELECT (SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing'
           AND (scheduled_at IS NULL OR scheduled_at <= now())),
        (SELECT count(*) FROM outbox WHERE published_at IS NULL)
 """
-FINISHED_JOBS = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('succeeded', 'failed')"
-
-
 def drained_by_a_worker(server: Server, url: str, timeout_s: float = 600.0
-                        ) -> tuple[int, int, float]:
+                        ) -> tuple[int, float]:
     """Start one `slotwise worker` on what the load left (unpublished outbox events, and the
-    jobs their reactions defer) and wait until it is all done: (events, jobs run, seconds)."""
+    jobs their reactions defer) and wait until it is all done: (events, seconds)."""
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
         events = (conn.execute(UNDONE).fetchone() or (0, 0))[1]
-        finished_before = (conn.execute(FINISHED_JOBS).fetchone() or (0,))[0]
         started = time.perf_counter()
         with WorkerProcess(server):
             while time.perf_counter() - started < timeout_s:
@@ -267,9 +277,7 @@ def drained_by_a_worker(server: Server, url: str, timeout_s: float = 600.0
                 time.sleep(0.2)
             else:
                 raise RuntimeError(f"the worker did not drain the backlog in {timeout_s:.0f} s")
-        elapsed = time.perf_counter() - started
-        jobs = (conn.execute(FINISHED_JOBS).fetchone() or (0,))[0] - finished_before
-        return events, jobs, elapsed
+        return events, time.perf_counter() - started
 
 
 def part_contention(pg: PrivatePostgres, cfg: Config, reports: list[InvariantReport]) -> None:
