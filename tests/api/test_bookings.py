@@ -40,6 +40,26 @@ def test_a_taken_start_is_a_409_with_bookable_alternatives(client: TestClient) -
     assert booking_count(org) == 2
 
 
+def test_a_rush_on_a_full_stretch_gets_the_same_alternatives_as_a_first_refusal(
+        client: TestClient) -> None:
+    """After a day around a refused start comes up short, the search goes wide at once: the
+    answer must be exactly what the day-first search gives."""
+    org, svc = setup(client)
+    for day in ("2027-03-08", "2027-03-09", "2027-03-10"):  # Monday to Wednesday, full
+        for hour in range(9, 17):
+            book(org, svc["id"], f"{day}T{hour:02d}:00:00Z")
+    answers = []
+    for i in range(3):
+        clash = org.post("/v1/bookings", {"service_id": svc["id"],
+                                          "start": "2027-03-09T12:00:00Z",
+                                          "customer": {"name": "B", "email": f"b{i}@x.org"}})
+        assert clash.status_code == 409
+        answers.append([a["start"] for a in clash.json()["alternatives"]])
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0][0] == "2027-03-11T09:00:00Z"  # Thursday's first, beyond the day around
+    assert len(answers[0]) == 5
+
+
 def test_starts_that_are_not_offered_are_409_never_422(client: TestClient) -> None:
     org, svc = setup(client, min_notice_min=60 * 24, max_advance_days=30)
     for start in (f"{MON}T10:30:00Z",        # off the grid

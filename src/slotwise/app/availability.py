@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -34,6 +35,8 @@ from slotwise.engine.rules import Period, period_of
 
 ALTERNATIVES = 5
 ALTERNATIVES_RADII = (timedelta(days=1), timedelta(days=14))  # searched in turn
+WIDE_FIRST_FOR_S = 10.0  # after a day came up short, search a service wide first this long
+MAX_SHORT_DAYS_KEPT = 4096
 
 
 def slot_request(uow: UnitOfWork, service: Service, now: datetime, span: TimeRange, *,
@@ -158,9 +161,13 @@ def blocked_ranges(service: Service, resources: Mapping[str, Resource],
 
 
 class SearchAvailability:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._uow = uow
         self._clock = clock
+        self._monotonic = monotonic
+        # service id -> when a day's search around a refused start last came up short
+        self._short_days: dict[str, float] = {}
 
     def __call__(self, org_id: str, service_id: str, start: datetime, end: datetime,
                  resource_id: str | None = None) -> list[Slot]:
@@ -221,12 +228,22 @@ class SearchAvailability:
         near = min(max(near, now), now + timedelta(days=service.max_advance_days))
         # Load a day either side first: when it holds enough starts they are the nearest
         # (anything outside is further away), and a busy calendar's 409s stay cheap.
-        for radius in ALTERNATIVES_RADII:
+        radii: tuple[timedelta, ...] = ALTERNATIVES_RADII
+        if self._monotonic() - self._short_days.get(service.id, -WIDE_FIRST_FOR_S) \
+                < WIDE_FIRST_FOR_S:
+            # Its day came up short moments ago: in a rush on a full stretch every refused
+            # attempt would read the calendar twice. The answer is the same either way.
+            radii = radii[-1:]
+        for radius in radii:
             request = slot_request(uow, service, now, TimeRange(near - radius, near + radius),
                                    restrict_to=restrict_to, exclude=exclude)
             slots = nearest_slots(request, near, ALTERNATIVES, radius)
             if len(slots) >= ALTERNATIVES:
                 break
+            if radius == ALTERNATIVES_RADII[0]:
+                if len(self._short_days) >= MAX_SHORT_DAYS_KEPT:
+                    self._short_days.clear()  # a hint, not state: forgetting costs a read
+                self._short_days[service.id] = self._monotonic()
         return [SlotRef(s.start, s.end) for s in slots]
 
 
