@@ -11,8 +11,9 @@ and with contention, each beside the minimal ASGI endpoint's figures for the sam
 worker count: the Python stack's limit, and the stack's floor, bench/stack_floor.py: the same
 insert through FastAPI, a sync route and SQLAlchemy, nothing else; with `--jobs external`, then
 the time one `slotwise worker` takes to do the lifecycle's work the load left), `contention`
-(10,000 attempts on 100 slots on 4 processes), `scenarios` (reschedule storm, cancel-and-rebook, multi-resource, series against
-singles, one Idempotency-Key twenty times at once). Everything runs on a private PostgreSQL
+(10,000 attempts on 100 slots on 4 processes), `scenarios` (reschedule storm,
+cancel-and-rebook, multi-resource, series against singles, one Idempotency-Key twenty times
+at once). Everything runs on a private PostgreSQL
 cluster (initdb in a temporary directory), so nothing else on the machine is disturbed and
 nothing disturbs it but the machine's own load. Medians and ratios are from one run; the
 machine is noisy: the load average is printed at the start and the end.
