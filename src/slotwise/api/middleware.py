@@ -28,7 +28,6 @@ from slotwise.domain.model import IdempotencyRecord
 log = logging.getLogger("slotwise.http")
 
 
-
 class SingleQueryValues:
     """A query parameter given twice is refused (422): every parameter of this API takes one
     value, and silently using the last of several would hide a client's mistake."""
