@@ -25,7 +25,6 @@ at 64 clients; 10,000 attempts on 100 slots resolved in ≤ 15 s with exactly 10
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import platform
@@ -42,7 +41,7 @@ import httpx
 import psycopg
 
 from slotwise.testing.stress import scenarios as sc
-from slotwise.testing.stress.clients import Call, LoadFigures, figures, run_calls
+from slotwise.testing.stress.clients import Call, LoadFigures, figures, run_calls, run_load
 from slotwise.testing.stress.invariants import InvariantReport
 from slotwise.testing.stress.servers import (
     PrivatePostgres,
@@ -193,7 +192,7 @@ def ceiling_load(base_url: str, *, attempts: int, clients: int, contended: bool
                   for i in range(attempts)]
     calls = [Call("POST", "/", body) for body in bodies]
     started = time.perf_counter()
-    answers = asyncio.run(run_calls(base_url, calls, clients))
+    answers = run_load(run_calls(base_url, calls, clients))
     return figures(answers, time.perf_counter() - started)
 
 

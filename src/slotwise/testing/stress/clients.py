@@ -14,12 +14,26 @@ import math
 import statistics
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+
+T = TypeVar("T")
+
+
+def run_load(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run`, also from a thread whose event loop is already running: Playwright's
+    sync API keeps one running in pytest's main thread once a browser test has run there."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as own_thread:
+        return own_thread.submit(asyncio.run, coroutine).result()
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from slotwise.testing.stress.clients import (
     Call,
     disconnect_after_sending,
     run_calls,
+    run_load,
 )
 from slotwise.testing.stress.scenarios import (
     ScenarioResult,
@@ -61,7 +62,7 @@ def _under_fault(base_url: str, calls: Sequence[Call], clients: int,
         return await load, window
 
     started = time.perf_counter()
-    answers, window = asyncio.run(run())
+    answers, window = run_load(run())
     return answers, time.perf_counter() - started, window
 
 
@@ -136,7 +137,7 @@ def kill_worker(server: Server, *, attempts: int = 200, slots: int = 20, clients
         # The killed worker's requests had claimed their Idempotency-Keys; a client retrying
         # one meets "in flight" until the claim is abandoned (app/idempotency.py: 60 s).
         unanswered = [a.call for a in answers if a.status is None]
-        retried = asyncio.run(run_calls(server.base_url, unanswered, clients))
+        retried = run_load(run_calls(server.base_url, unanswered, clients))
         result.answers += retried
         result.notes["retries of unanswered keys still in flight"] = sum(
             1 for a in retried if a.status == 409
@@ -228,11 +229,11 @@ def disconnecting_clients(server: Server, *, attempts: int = 150, disconnects: i
             return [*await loaded, *gone]
 
         started = time.perf_counter()
-        answers = asyncio.run(run())
+        answers = run_load(run())
         elapsed = time.perf_counter() - started
         result = ScenarioResult(f"{disconnects} clients hanging up mid-request", answers, elapsed)
         time.sleep(1.0)  # let the server finish what the hung-up clients started
-        retries = asyncio.run(run_calls(server.base_url, hang_ups, clients))
+        retries = run_load(run_calls(server.base_url, hang_ups, clients))
         stuck = [a for a in retries if a.status == 409
                  and str(a.body.get("type", "")).endswith("idempotency-in-flight")]
         result.answers += retries

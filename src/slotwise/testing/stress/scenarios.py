@@ -7,7 +7,6 @@ arithmetic; `first_day` is a Monday after the server's "now".
 
 from __future__ import annotations
 
-import asyncio
 import random
 import secrets
 import time
@@ -21,7 +20,7 @@ from typing import Any
 import httpx
 
 from slotwise.testing import api
-from slotwise.testing.stress.clients import Answer, Call, run_at_once, run_calls
+from slotwise.testing.stress.clients import Answer, Call, run_at_once, run_calls, run_load
 from slotwise.testing.stress.invariants import Check, InvariantReport, check_invariants
 
 PINNED_NOW = "2027-03-01T12:00:00Z"  # a Monday
@@ -112,7 +111,7 @@ def cancel_call(org: api.Org, booking_id: str) -> Call:
 
 def _timed(coroutine: Any) -> tuple[list[Answer], float]:
     started = time.perf_counter()
-    answers: list[Answer] = asyncio.run(coroutine)
+    answers: list[Answer] = run_load(coroutine)
     return answers, time.perf_counter() - started
 
 
