@@ -22,7 +22,6 @@ from slotwise.web.admin.session import (
     AdminRoute,
     CurrentAdmin,
     Form,
-    back,
     render,
     text,
     use_cases,
@@ -102,12 +101,7 @@ def board(request: Request, admin: CurrentAdmin, date: str | None = None,
 
 def _act(request: Request, admin: Admin, form_next: str, run: Callable[[], object]
          ) -> Response:
-    try:
-        run()
-    except DomainError as error:
-        return render(request, admin, "failed.html", active="bookings", status_code=409,
-                      error="action", detail=forms.reason(error), back_to=form_next)
-    return back(form_next)
+    return forms.act(request, admin, run, active="bookings", back_to=form_next)
 
 
 @router.post("/bookings/{booking_id}/cancel")

@@ -5,9 +5,12 @@ message the page translates; the use cases' own reasons stay English (see `reaso
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from fastapi import Request
+from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from slotwise.domain.errors import DomainError, InvalidInput
@@ -21,7 +24,7 @@ from slotwise.domain.model import (
     WeeklyRule,
 )
 from slotwise.engine.policies import Deposit, Policy, PolicyError, RefundTier
-from slotwise.web.admin.session import text
+from slotwise.web.admin.session import Admin, back, render, text
 
 
 class FormInvalid(InvalidInput):
@@ -51,6 +54,18 @@ def reason(error: DomainError) -> Reason:
     if isinstance(error, FormInvalid):
         return Reason(error.detail, error.message, error.params)
     return Reason(error.detail)
+
+
+def act(request: Request, admin: Admin, run: Callable[[], object], *, active: str,
+        back_to: str) -> Response:
+    """Run an admin action: back to `back_to` when done, a 409 page saying why when the use
+    case refuses."""
+    try:
+        run()
+    except DomainError as error:
+        return render(request, admin, "failed.html", active=active, status_code=409,
+                      error="action", detail=reason(error), back_to=back_to)
+    return back(back_to)
 
 
 REQUIREMENT_ROWS = 3

@@ -6,12 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from slotwise.domain.errors import DomainError
+from slotwise.web.admin import forms
 from slotwise.web.admin.session import (
     AdminRoute,
     CurrentAdmin,
     Form,
-    back,
     render,
     use_cases,
 )
@@ -35,9 +34,6 @@ def holds(request: Request, admin: CurrentAdmin) -> HTMLResponse:
 
 @router.post("/holds/{hold_id}/release")
 def release(request: Request, admin: CurrentAdmin, form: Form, hold_id: str) -> Response:
-    try:
-        use_cases(request).holds.release(admin.principal.org_id, hold_id)
-    except DomainError as error:
-        return render(request, admin, "failed.html", active="holds", status_code=409,
-                      error="action", detail=error.detail, back_to="/admin/holds")
-    return back("/admin/holds")
+    return forms.act(request, admin,
+                     lambda: use_cases(request).holds.release(admin.principal.org_id, hold_id),
+                     active="holds", back_to="/admin/holds")

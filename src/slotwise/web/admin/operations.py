@@ -19,7 +19,6 @@ from slotwise.web.admin.session import (
     CurrentAdmin,
     Form,
     SetupAdmin,
-    back,
     render,
     text,
     use_cases,
@@ -52,13 +51,9 @@ def conflicts(request: Request, admin: CurrentAdmin) -> HTMLResponse:
 @router.post("/conflicts/{conflict_id}/resolve")
 def resolve(request: Request, admin: CurrentAdmin, form: Form, conflict_id: str
             ) -> Response:
-    try:
-        use_cases(request).conflicts.resolve(admin.principal, conflict_id,
-                                             text(form, "suggestion_id"))
-    except DomainError as error:
-        return render(request, admin, "failed.html", active="conflicts", status_code=409,
-                      error="action", detail=error.detail, back_to="/admin/conflicts")
-    return back("/admin/conflicts")
+    return forms.act(request, admin, lambda: use_cases(request).conflicts.resolve(
+        admin.principal, conflict_id, text(form, "suggestion_id")),
+        active="conflicts", back_to="/admin/conflicts")
 
 
 @router.get("/jobs")
@@ -69,12 +64,9 @@ def jobs(request: Request, admin: SetupAdmin) -> HTMLResponse:
 
 @router.post("/jobs/{job_id}/retry")
 def retry(request: Request, admin: SetupAdmin, form: Form, job_id: str) -> Response:
-    try:
-        use_cases(request).jobs.retry(admin.principal.org_id, job_id)
-    except DomainError as error:
-        return render(request, admin, "failed.html", active="jobs", status_code=409,
-                      error="action", detail=error.detail, back_to="/admin/jobs")
-    return back("/admin/jobs")
+    return forms.act(request, admin,
+                     lambda: use_cases(request).jobs.retry(admin.principal.org_id, job_id),
+                     active="jobs", back_to="/admin/jobs")
 
 
 def _settings(request: Request, admin: Admin, values: dict[str, str],
