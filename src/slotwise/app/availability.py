@@ -53,10 +53,12 @@ def slot_request_with_rules(
     uow: UnitOfWork, service: Service, now: datetime, span: TimeRange, *,
     restrict_to: Collection[str] | None = None, must_include: str | None = None,
     exclude: Exclude = Exclude(), org_zone: str | None = None,
+    week_of: datetime | None = None,
 ) -> tuple[SlotRequest, RuleState]:
     """``slot_request`` and the rule state behind its excluded starts, for a writer that
     claims several starts in turn (a series). ``org_zone``, when the caller has already read
-    the organisation, saves reading it again."""
+    the organisation, saves reading it again. Pools are ordered by the load of the week of
+    ``week_of`` (default: the span's start)."""
     if org_zone is None:
         org = uow.organisations.get(service.org_id)
         org_zone = org.timezone if org else "UTC"
@@ -107,7 +109,7 @@ def slot_request_with_rules(
             within=(opening,) if opening is not None else (),
             excluded=tuple(excluded[rid]),
         )
-    roles = preference_order(uow, service, roles, org_zone, span)
+    roles = preference_order(uow, service, roles, org_zone, week_of or span.start)
     return SlotRequest(
         duration=duration, step=timedelta(minutes=service.step_min), roles=roles,
         calendars=calendars, now=now,
@@ -126,13 +128,13 @@ def booked_range(allocation: Allocation) -> TimeRange | None:
 
 
 def preference_order(uow: UnitOfWork, service: Service, roles: tuple[RolePool, ...],
-                     org_zone: str, span: TimeRange) -> tuple[RolePool, ...]:
+                     org_zone: str, week_of: datetime) -> tuple[RolePool, ...]:
     """Each pool sorted by its requirement's weights (higher first), then by the minutes
-    already booked in the organisation's week of `span.start` (least first: round robin),
+    already booked in the organisation's week of `week_of` (least first: round robin),
     then by id — deterministic."""
     if all(len(role.resource_ids) < 2 for role in roles):
         return roles
-    week = period_of(span.start, Period.WEEK, org_zone)
+    week = period_of(week_of, Period.WEEK, org_zone)
     ids = sorted({rid for role in roles for rid in role.resource_ids})
     # Summed by the database: one row per resource, not one per booking of the week.
     load: dict[str, int] = dict.fromkeys(ids, 0)
@@ -223,27 +225,47 @@ class SearchAvailability:
             with self._uow() as own:
                 return self.alternatives(org_id, service, near, restrict_to, exclude, uow=own)
         now = self._clock.now()
-        # Every offered start lies in [now, horizon]: the ones nearest a start outside it are
-        # the ones nearest its edge (and a start at the calendar's end cannot overflow).
-        near = min(max(near, now), now + timedelta(days=service.max_advance_days))
-        # Load a day either side first: when it holds enough starts they are the nearest
-        # (anything outside is further away), and a busy calendar's 409s stay cheap.
-        radii: tuple[timedelta, ...] = ALTERNATIVES_RADII
-        if self._monotonic() - self._short_days.get(service.id, -WIDE_FIRST_FOR_S) \
-                < WIDE_FIRST_FOR_S:
-            # Its day came up short moments ago: in a rush on a full stretch every refused
-            # attempt would read the calendar twice. The answer is the same either way.
-            radii = radii[-1:]
-        for radius in radii:
+        near = self.alternatives_near(service, near, now)
+        for radius in self._radii(service):
             request = slot_request(uow, service, now, TimeRange(near - radius, near + radius),
                                    restrict_to=restrict_to, exclude=exclude)
-            slots = nearest_slots(request, near, ALTERNATIVES, radius)
-            if len(slots) >= ALTERNATIVES:
-                break
-            if radius == ALTERNATIVES_RADII[0]:
-                if len(self._short_days) >= MAX_SHORT_DAYS_KEPT:
-                    self._short_days.clear()  # a hint, not state: forgetting costs a read
-                self._short_days[service.id] = self._monotonic()
+            found = self.alternatives_in(request, service, near, radius)
+            if found is not None:
+                return found
+        raise AssertionError("the last radius always answers")
+
+    @staticmethod
+    def alternatives_near(service: Service, near: datetime, now: datetime) -> datetime:
+        """Where alternatives to a refused `near` are looked for: every offered start lies in
+        [now, horizon], so the ones nearest a start outside it are the ones nearest its edge
+        (and a start at the calendar's end cannot overflow)."""
+        return min(max(near, now), now + timedelta(days=service.max_advance_days))
+
+    def first_radius(self, service: Service) -> timedelta:
+        """How far either side of a refused start the first read for alternatives reaches: a
+        writer that reads this far for its own check can answer a refusal from that read."""
+        return self._radii(service)[0]
+
+    def _radii(self, service: Service) -> tuple[timedelta, ...]:
+        # A day either side first: when it holds enough starts they are the nearest (anything
+        # outside is further away), and a busy calendar's 409s stay cheap. But when a day came
+        # up short moments ago, this is a rush on a full stretch, where every refused attempt
+        # would read the calendar twice: two weeks at once (the answer is the same).
+        if self._monotonic() - self._short_days.get(service.id, -WIDE_FIRST_FOR_S) \
+                < WIDE_FIRST_FOR_S:
+            return ALTERNATIVES_RADII[-1:]
+        return ALTERNATIVES_RADII
+
+    def alternatives_in(self, request: SlotRequest, service: Service, near: datetime,
+                        radius: timedelta) -> list[SlotRef] | None:
+        """The alternatives from a request read over `near` ± `radius`; None when that read
+        came up short and a wider one is due."""
+        slots = nearest_slots(request, near, ALTERNATIVES, radius)
+        if len(slots) < ALTERNATIVES and radius < ALTERNATIVES_RADII[-1]:
+            if len(self._short_days) >= MAX_SHORT_DAYS_KEPT:
+                self._short_days.clear()  # a hint, not state: forgetting costs a read
+            self._short_days[service.id] = self._monotonic()
+            return None
         return [SlotRef(s.start, s.end) for s in slots]
 
 

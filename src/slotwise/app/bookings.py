@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from slotwise.app.availability import (
     Candidates,
@@ -106,30 +107,41 @@ class BookSlot:
             hold = self._usable_hold(uow, org_id, service, request, now)
             restrict_to = hold.resource_ids if hold else request.resource_ids
             starts = self._starts(request, org.timezone)
-            plan = _Plan(service, org.timezone, request, starts, hold, restrict_to, now)
-            unlocked: list[list[datetime]] = []  # what a check before the lock found
+            plan = _Plan(service, org.timezone, request, starts, hold, restrict_to, now,
+                         self._reach(service, starts, now))
+            checks: list[_Checked] = []  # the last is what decided
 
             def still_possible(found: Candidates) -> bool:
-                unlocked.append(plan.check(uow, found)[1])
-                return not unlocked[-1]
+                checks.append(plan.check(uow, found))
+                return not checks[-1].conflicts
 
             locked = lock_candidates(uow, service, restrict_to, still_possible=still_possible)
-            if locked is None:
-                conflicts = unlocked[-1]
-            else:
+            if locked is not None:
                 resources, locations = locked
-                slots, conflicts = plan.check(uow, locked)
-            if not conflicts:
+                checks.append(plan.check(uow, locked))
+            checked = checks[-1]
+            if not checked.conflicts:
                 try:
-                    booked = self._write(uow, service, request, slots, resources, locations,
-                                         hold, now)
+                    booked = self._write(uow, service, request, checked.slots, resources,
+                                         locations, hold, now)
                 except OverlapRefused:
-                    conflicts = [starts[0]]  # lost a race the lock did not cover; say so
+                    # Lost a race the lock did not cover; say so, from a fresh read.
+                    checked = _Checked([], [starts[0]], None)
                 else:
                     uow.commit()
                     return booked
             uow.rollback()  # free the locks, and a transaction a refused write aborted
-            raise self._unavailable(uow, service, request, starts, conflicts, restrict_to, hold)
+            raise self._unavailable(uow, service, request, starts, checked, restrict_to, hold)
+
+    def _reach(self, service: Service, starts: Sequence[datetime],
+               now: datetime) -> timedelta | None:
+        """How far around a single start its check reads, so that a refusal's alternatives
+        come from the same read: a 409 costs one read of the calendar, not two. None for a
+        series, or a start outside the bookable range (its alternatives lie elsewhere)."""
+        if len(starts) != 1 or self._search.alternatives_near(service, starts[0], now) \
+                != starts[0]:
+            return None
+        return self._search.first_radius(service)
 
     def _usable_hold(self, uow: UnitOfWork, org_id: str, service: Service,
                      request: BookingRequest, now: datetime) -> Hold | None:
@@ -211,11 +223,17 @@ class BookSlot:
                       payments=paid)
 
     def _unavailable(self, uow: UnitOfWork, service: Service, request: BookingRequest,
-                     starts: Sequence[datetime], conflicts: Sequence[datetime],
+                     starts: Sequence[datetime], checked: _Checked,
                      restrict_to: Sequence[str] | None, hold: Hold | None) -> SlotUnavailable:
-        exclude = Exclude(hold_id=hold.id if hold else None)
-        alternatives = self._search.alternatives(service.org_id, service, conflicts[0],
-                                                 restrict_to, exclude, uow=uow)
+        conflicts = checked.conflicts
+        alternatives = None
+        if checked.read is not None:
+            read, radius = checked.read
+            alternatives = self._search.alternatives_in(read, service, conflicts[0], radius)
+        if alternatives is None:
+            exclude = Exclude(hold_id=hold.id if hold else None)
+            alternatives = self._search.alternatives(service.org_id, service, conflicts[0],
+                                                     restrict_to, exclude, uow=uow)
         duration = timedelta(minutes=service.duration_min)
         if request.recurrence is None:
             return SlotUnavailable("that start is not available", alternatives)
@@ -223,6 +241,15 @@ class BookSlot:
             f"{len(conflicts)} of {len(starts)} occurrences are not available",
             [SlotRef(c, c + duration) for c in conflicts], alternatives,
         )
+
+
+class _Checked(NamedTuple):
+    """A check's answer: the slot of every start, or the starts that clash; and, when it read
+    around a single start, that read and its radius (for the alternatives of a refusal)."""
+
+    slots: list[Slot]
+    conflicts: list[datetime]
+    read: tuple[SlotRequest, timedelta] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,20 +263,24 @@ class _Plan:
     hold: Hold | None
     restrict_to: Sequence[str] | None
     now: datetime
+    reach: timedelta | None  # see BookSlot._reach
 
-    def check(self, uow: UnitOfWork, candidates: Candidates
-              ) -> tuple[list[Slot], list[datetime]]:
+    def check(self, uow: UnitOfWork, candidates: Candidates) -> _Checked:
         service, starts, hold_id = self.service, self.starts, self.hold.id if self.hold else None
         span = TimeRange(starts[0], starts[-1] + timedelta(minutes=service.duration_min))
+        if self.reach is not None:
+            span = TimeRange(starts[0] - self.reach, starts[0] + self.reach)
         slot_req, rules = slot_request_with_rules(
             uow, service, self.now, span, restrict_to=self.restrict_to,
-            exclude=Exclude(hold_id=hold_id), org_zone=self.org_zone)
+            exclude=Exclude(hold_id=hold_id), org_zone=self.org_zone, week_of=starts[0])
         if self.request.recurrence is None:
             seat = joinable_slot(uow, service, starts[0], self.now,
                                  restrict_to=self.restrict_to, hold_id=hold_id)
             if seat is not None:
-                return [seat], []
-        return _choose_slots(slot_req, rules, service, *candidates, starts)
+                return _Checked([seat], [], None)
+        slots, conflicts = _choose_slots(slot_req, rules, service, *candidates, starts)
+        read = (slot_req, self.reach) if self.reach is not None else None
+        return _Checked(slots, conflicts, read)
 
 
 def _choose_slots(request: SlotRequest, rules: RuleState, service: Service,

@@ -91,7 +91,7 @@ def _substitutes(uow: UnitOfWork, service: Service, booking: Booking, conflict: 
         return []
     org = uow.organisations.get(booking.org_id)
     ranked = preference_order(uow, service, roles, org.timezone if org else "UTC",
-                              TimeRange(booking.start, booking.end))[role].resource_ids
+                              booking.start)[role].resource_ids
     found = []
     for candidate in ranked:
         if candidate in booking.resource_ids:
