@@ -20,7 +20,7 @@ from fastapi import FastAPI, Response
 from pydantic import BaseModel
 from sqlalchemy import create_engine, text
 
-THREADS = 8
+THREADS = 4
 LOCK = text("SELECT pg_advisory_xact_lock(:resource)")
 INSERT = text("INSERT INTO bench_allocations (resource_id, blocked_start, blocked_end, active) "
               "VALUES (:resource, :start, :end, true) ON CONFLICT DO NOTHING RETURNING id")

@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     # threads per server process for the routes that use the database: beyond the pool's
     # connections more threads only fight over the GIL (anyio's 40: p99 ~1.5 s at 64 clients
     # in bench/stress.py; 8: ~0.85 s)
-    request_threads: int = Field(default=8, ge=1, le=256)
+    request_threads: int = Field(default=4, ge=1, le=256)
     redis_url: str | None = None  # unset: holds live in the database
     redis_timeout_s: float = Field(default=0.5, gt=0)
     redis_key_prefix: str = "slotwise"  # lets deployments (and test runs) share one Redis

@@ -14,4 +14,10 @@ def use_cases(request: Request) -> UseCases:
     return found
 
 
-App = Annotated[UseCases, Depends(use_cases)]
+async def _use_cases(request: Request) -> UseCases:
+    # A coroutine, so FastAPI runs it on the event loop: a sync dependency costs a hop to
+    # the thread pool and back on every request, for one attribute lookup.
+    return use_cases(request)
+
+
+App = Annotated[UseCases, Depends(_use_cases)]

@@ -18,7 +18,7 @@ from slotwise.app.rules import (
 )
 from slotwise.app.scheduling import profile, requirements, schedule_zone, to_engine_schedule
 from slotwise.domain.errors import NotFound, SlotRef
-from slotwise.domain.model import Allocation, Location, Resource, Service
+from slotwise.domain.model import BusyRange, Location, Resource, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from slotwise.engine.availability import (
     Busy,
@@ -79,20 +79,12 @@ def slot_request_with_rules(
                        *(a for _, a in own.values())])
     lo, hi = span.start - reach_before, span.end + duration + reach_after
     busy: dict[str, list[Busy]] = {rid: [] for rid in pooled}
-    for allocation in uow.bookings.busy(service.org_id, pooled, lo, hi):
-        if allocation.booking_id not in exclude.booking_ids:
-            busy[allocation.resource_id].append(Busy(
-                TimeRange(allocation.blocked_start, allocation.blocked_end), "booking",
-                allocation.booking_id, booked_range(allocation)))
-    for block in uow.blocks.overlapping(service.org_id, pooled, lo, hi):
-        busy[block.resource_id].append(Busy(TimeRange(block.start, block.end), "block", block.id))
-    for hold in uow.holds.live(service.org_id, pooled, lo, hi, now):
-        if hold.id == exclude.hold_id:
-            continue
-        for held in hold.resources:
-            if held.resource_id in busy:
-                busy[held.resource_id].append(Busy(
-                    TimeRange(held.blocked_start, held.blocked_end), "hold", hold.id))
+    for taken in uow.busy_time(service.org_id, pooled, lo, hi, now):
+        if not _excluded(taken, exclude):
+            busy[taken.resource_id].append(Busy(
+                TimeRange(taken.start, taken.end), taken.kind, taken.source_id,
+                TimeRange(taken.booked_start, taken.booked_end)
+                if taken.booked_start is not None and taken.booked_end is not None else None))
     rules = rule_state(uow, service, org_zone, by_id, locations, span, now, exclude)
     excluded = rules.excluded()
     schedules = uow.schedules.many(service.org_id, pooled)
@@ -120,11 +112,11 @@ def slot_request_with_rules(
     ), rules
 
 
-def booked_range(allocation: Allocation) -> TimeRange | None:
-    """The booking's own range on an allocation, when the repository loaded it."""
-    if allocation.booked_start is None or allocation.booked_end is None:
-        return None
-    return TimeRange(allocation.booked_start, allocation.booked_end)
+def _excluded(taken: BusyRange, exclude: Exclude) -> bool:
+    """Whether the caller's own booking or hold makes this busy time (it may move in place)."""
+    if taken.kind == "booking":
+        return taken.source_id in exclude.booking_ids
+    return taken.kind == "hold" and taken.source_id == exclude.hold_id
 
 
 def preference_order(uow: UnitOfWork, service: Service, roles: tuple[RolePool, ...],

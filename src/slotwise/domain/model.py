@@ -294,6 +294,20 @@ class Series:
 
 
 @dataclass(frozen=True, slots=True)
+class BusyRange:
+    """One stretch of a resource's busy time: a booking's allocation (widened by buffers, with
+    the booking's own range), a block, or a live hold's range."""
+
+    kind: str  # "booking", "block" or "hold"
+    source_id: str  # the booking's, block's or hold's id
+    resource_id: str
+    start: datetime
+    end: datetime
+    booked_start: datetime | None = None
+    booked_end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HeldResource:
     resource_id: str
     blocked_start: datetime

@@ -25,6 +25,7 @@ from slotwise.domain.model import (
     Block,
     BookedTime,
     BookingFilter,
+    BusyRange,
     Customer,
     IdempotencyRecord,
     Location,
@@ -129,8 +130,6 @@ class Blocks(Protocol):
     def add(self, block: Block) -> None: ...
     def get(self, org_id: str, block_id: str) -> Block | None: ...
     def delete(self, org_id: str, block_id: str) -> None: ...
-    def overlapping(self, org_id: str, resource_ids: Sequence[str], start: datetime,
-                    end: datetime) -> list[Block]: ...
 
 
 class Services(Protocol):
@@ -320,6 +319,11 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
     def lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> None:
         """Serialise writers per resource until the transaction ends (sorted, deadlock-free)."""
+        ...
+    def busy_time(self, org_id: str, resource_ids: Sequence[str], start: datetime,
+                  end: datetime, now: datetime) -> list[BusyRange]:
+        """Everything that makes those resources busy in [start, end): active allocations,
+        blocks, and holds live at `now` wherever they are kept."""
         ...
     def try_lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> bool:
         """`lock_resources` without waiting: False when another writer holds one of them. It

@@ -123,15 +123,21 @@ class RedisHoldsWithFallback:
     def live(self, org_id: str, resource_ids: Sequence[str], start: datetime, end: datetime,
              now: datetime) -> list[Hold]:
         found = self._sql.live(org_id, resource_ids, start, end, now)
-        if self._breaker.allows():
-            try:
-                in_redis = self._redis.live(org_id, resource_ids, start, end, now)
-            except REDIS_DOWN as error:
-                self._breaker.trip(error)
-            else:
-                found += [h for h in (self._pending.get(h.id, h) for h in in_redis)
-                          if h.is_live(now)]
+        found += self.live_elsewhere(org_id, resource_ids, start, end, now)
         return sorted(found, key=lambda h: (h.start, h.id))
+
+    def live_elsewhere(self, org_id: str, resource_ids: Sequence[str], start: datetime,
+                       end: datetime, now: datetime) -> list[Hold]:
+        """The live holds in Redis (none while it is out of reach), as this unit of work
+        will leave them."""
+        if not self._breaker.allows():
+            return []
+        try:
+            in_redis = self._redis.live(org_id, resource_ids, start, end, now)
+        except REDIS_DOWN as error:
+            self._breaker.trip(error)
+            return []
+        return [h for h in (self._pending.get(h.id, h) for h in in_redis) if h.is_live(now)]
 
     def live_of_org(self, org_id: str, now: datetime, limit: int,
                     after: tuple[datetime, str] | None = None) -> list[Hold]:

@@ -95,6 +95,11 @@ class SqlHoldStore:
             return []
         return [h for h in self._load(org_id, ids) if h.is_live(now)]
 
+    def live_elsewhere(self, org_id: str, resource_ids: Sequence[str], start: datetime,
+                       end: datetime, now: datetime) -> list[Hold]:
+        """None: every hold of this store is in SQL."""
+        return []
+
     def live_of_org(self, org_id: str, now: datetime, limit: int,
                     after: tuple[datetime, str] | None = None) -> list[Hold]:
         query = select(holds.c.id).where(holds.c.org_id == org_id,

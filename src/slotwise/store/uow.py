@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
@@ -12,10 +13,12 @@ from sqlalchemy.engine import Connection
 
 from slotwise.domain import ports
 from slotwise.domain.audit import AuditLog, Repairs
+from slotwise.domain.booking import Hold
 from slotwise.domain.calendars import Calendars
 from slotwise.domain.conflicts import Conflicts
 from slotwise.domain.jobs import JobQueue
 from slotwise.domain.messages import Messages
+from slotwise.domain.model import BusyRange
 from slotwise.domain.waitlist import Waitlist
 from slotwise.domain.webhooks import Webhooks
 from slotwise.holds.sql import SqlHoldStore
@@ -36,6 +39,7 @@ from slotwise.store.repositories.accounts import (
 )
 from slotwise.store.repositories.audit import SqlAuditLog, SqlRepairs
 from slotwise.store.repositories.bookings import SqlBookings, SqlCustomers, SqlSeries
+from slotwise.store.repositories.busy import SqlBusyTime
 from slotwise.store.repositories.calendars import SqlCalendars
 from slotwise.store.repositories.catalog import SqlBlocks
 from slotwise.store.repositories.conflicts import SqlConflicts
@@ -55,6 +59,11 @@ class TransactionHolds(ports.HoldStore, Protocol):
     def before_commit(self) -> None: ...
     def after_commit(self) -> None: ...
     def after_rollback(self) -> None: ...
+    def live_elsewhere(self, org_id: str, resource_ids: Sequence[str], start: datetime,
+                       end: datetime, now: datetime) -> list[Hold]:
+        """As `live`, but only the holds kept outside the SQL database (in Redis): the SQL
+        ones come with the busy time's one statement."""
+        ...
 
 
 HoldsFactory = Callable[[Connection], TransactionHolds]
@@ -118,6 +127,7 @@ class SqlUnitOfWork:
         self.customers = SqlCustomers(connection)
         self.bookings = SqlBookings(connection, lock_rows=self._write)
         self.holds = self._holds = self._holds_factory(connection)
+        self._busy = SqlBusyTime(connection)
         self.series = SqlSeries(connection)
         self.outbox = SqlOutbox(connection)
         self.jobs = (ProcrastinateJobQueue(connection) if connection.dialect.name == "postgresql"
@@ -166,6 +176,17 @@ class SqlUnitOfWork:
         if self._holds is None:
             raise RuntimeError("unit of work used outside its `with` block")
         return self._holds
+
+    def busy_time(self, org_id: str, resource_ids: Sequence[str], start: datetime,
+                  end: datetime, now: datetime) -> list[BusyRange]:
+        assert self._holds is not None, "inside the unit of work"
+        found = self._busy.read(org_id, resource_ids, start, end, now)
+        wanted = set(resource_ids)
+        found += [BusyRange("hold", hold.id, held.resource_id, held.blocked_start,
+                            held.blocked_end)
+                  for hold in self._holds.live_elsewhere(org_id, resource_ids, start, end, now)
+                  for held in hold.resources if held.resource_id in wanted]
+        return found
 
     def lock_resources(self, org_id: str, resource_ids: Sequence[str]) -> None:
         # Contended exclusion checks deadlock in PostgreSQL; taking these locks in one global

@@ -35,7 +35,8 @@ _EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{3,40}$")
 
 
-def _use_cases(request: Request) -> UseCases:
+async def _use_cases(request: Request) -> UseCases:
+    # A coroutine: FastAPI would run a sync dependency on the thread pool (see api.deps).
     found: UseCases = request.app.state.use_cases
     return found
 

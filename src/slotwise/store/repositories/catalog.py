@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from slotwise.domain.model import (
@@ -45,7 +45,7 @@ from slotwise.store.tables import (
     service_requirements,
     services,
 )
-from slotwise.store.types import PerDialect, one_of, one_of_param
+from slotwise.store.types import one_of
 
 _RULES = ("min_notice_min", "max_advance_days", "max_per_day", "max_per_week")
 _LOCATION_FIELDS = ("name", "timezone", "buffer_before_min", "buffer_after_min",
@@ -303,23 +303,6 @@ class SqlBlocks:
 
     def delete(self, org_id: str, block_id: str) -> None:
         self._c.execute(delete(blocks).where(blocks.c.org_id == org_id, blocks.c.id == block_id))
-
-    def overlapping(self, org_id: str, resource_ids: Sequence[str], start: datetime,
-                    end: datetime) -> list[Block]:
-        found = self._c.execute(_OVERLAPPING_BLOCKS(self._c), {
-            "org_id": org_id, "resource_ids": list(resource_ids), "start": start, "end": end})
-        return [_block(row) for row in found.mappings()]
-
-
-def _overlapping_blocks(postgresql: bool) -> Select[Any]:
-    return (select(blocks)
-            .where(blocks.c.org_id == bindparam("org_id"),
-                   one_of_param(postgresql, blocks.c.resource_id, "resource_ids"),
-                   blocks.c.start_at < bindparam("end"), blocks.c.end_at > bindparam("start"))
-            .order_by(blocks.c.start_at))
-
-
-_OVERLAPPING_BLOCKS = PerDialect(_overlapping_blocks)
 
 
 def _block(row: RowMapping) -> Block:
