@@ -43,7 +43,9 @@ def create_app(use_cases: UseCases) -> FastAPI:
     app.add_middleware(middleware.Idempotency)
     app.add_middleware(middleware.SingleQueryValues)
     app.add_middleware(middleware.Observe)
-    for module in (ops, accounts, resources, services, bookings, public, live):
+    # The busiest routes first: a request walks the routes in order until one matches (the
+    # prefixes do not overlap, so the order decides nothing else).
+    for module in (bookings, public, services, live, ops, accounts, resources):
         app.include_router(module.router)
     for module in (explain, recurrence, jobs, waitlist, payments, webhooks, calendars,
                    conflicts):
