@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -58,6 +58,32 @@ def test_a_rush_on_a_full_stretch_gets_the_same_alternatives_as_a_first_refusal(
     assert answers[0] == answers[1] == answers[2]
     assert answers[0][0] == "2027-03-11T09:00:00Z"  # Thursday's first, beyond the day around
     assert len(answers[0]) == 5
+
+
+def test_a_refusal_s_alternatives_are_the_nearest_starts_availability_offers(
+        client: TestClient) -> None:
+    """A refused start's alternatives come from its own check's read of the calendar; they
+    must be the five starts nearest to it among those the availability search lists, held
+    and booked ones left out, on a day with room and across a full stretch alike."""
+    org, svc = setup(client)
+    for hour in (9, 10, 11, 14):
+        book(org, svc["id"], f"{MON}T{hour:02d}:00:00Z")
+    held = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T12:00:00Z",
+                                  "ttl_s": 600})
+    assert held.status_code == 201
+    offered = [s["start"] for s in availability(org, svc["id"], "2027-03-07T00:00:00Z",
+                                                "2027-03-10T00:00:00Z")]
+    clash = org.post("/v1/bookings", {"service_id": svc["id"], "start": f"{MON}T10:00:00Z",
+                                      "customer": {"name": "B", "email": "b@example.com"}})
+    assert clash.status_code == 409
+    refused = datetime.fromisoformat(f"{MON}T10:00:00+00:00")
+
+    def distance(start: str) -> timedelta:
+        return abs(datetime.fromisoformat(start.replace("Z", "+00:00")) - refused)
+
+    nearest = sorted(sorted(offered, key=lambda s: (distance(s), s))[:5])
+    assert [a["start"] for a in clash.json()["alternatives"]] == nearest
+    assert f"{MON}T12:00:00Z" not in nearest and f"{MON}T11:00:00Z" not in nearest
 
 
 def test_starts_that_are_not_offered_are_409_never_422(client: TestClient) -> None:
