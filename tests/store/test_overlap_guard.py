@@ -4,48 +4,13 @@ SQL around the application and see the write refused, on SQLite and on PostgreSQ
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
+from tests.store.conftest import T
 
-from slotwise.store.database import make_engine
 from slotwise.store.guard import is_overlap_refusal
-
-T = 1_800_000_000  # an epoch second; ranges below are offsets from it
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    built = make_engine(database_url)
-    yield built
-    built.dispose()
-
-
-@pytest.fixture
-def world(engine: Engine) -> dict[str, str]:
-    """An organisation with two resources and a booking row, written with raw SQL."""
-    ids = {k: f"{k}_{secrets.token_hex(6)}" for k in ("org", "res", "res2", "cus", "svc", "bk")}
-    with engine.begin() as c:
-        c.execute(text("INSERT INTO organisations (id, slug, name, timezone, created_at) "
-                       "VALUES (:org, :org, 'Raw', 'UTC', 0)"), ids)
-        for rid in ("res", "res2"):
-            c.execute(text(
-                "INSERT INTO resources (id, org_id, name, kind, timezone, capacity, tags, "
-                "buffer_before_min, buffer_after_min, requires_approval, created_at) VALUES "
-                f"(:{rid}, :org, 'R', 'room', 'UTC', 1, '[]', 0, 0, false, 0)"), ids)
-        c.execute(text("INSERT INTO customers (id, org_id, name, email) "
-                       "VALUES (:cus, :org, 'C', 'c@example.com')"), ids)
-        c.execute(text(
-            "INSERT INTO services (id, org_id, name, slug, duration_min, step_min, "
-            "buffer_before_min, buffer_after_min, min_notice_min, max_advance_days, capacity, "
-            "created_at) VALUES (:svc, :org, 'S', :svc, 60, 60, 0, 0, 0, 365, 1, 0)"), ids)
-        c.execute(text(
-            "INSERT INTO bookings (id, org_id, service_id, customer_id, status, start_at, "
-            "end_at, resource_ids, created_at, updated_at) VALUES "
-            "(:bk, :org, :svc, :cus, 'confirmed', 0, 3600, '[]', 0, 0)"), ids)
-    return ids
 
 
 def _allocate(c: Connection, ids: dict[str, str], start: int, end: int, *,
