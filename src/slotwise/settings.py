@@ -20,9 +20,9 @@ class Settings(BaseSettings):
     # storage
     database_url: str = Field(default_factory=_default_database_url)
     database_pool_size: int = 10
-    # threads per server process for the routes that use the database: beyond the pool's
-    # connections more threads only fight over the GIL (anyio's 40: p99 ~1.5 s at 64 clients
-    # in bench/stress.py; 8: ~0.85 s)
+    # threads per server process for the routes that use the database: more threads only
+    # fight over the GIL, and every hand-over costs CPU (anyio's 40: p99 ~1.5 s at 64 clients
+    # in bench/stress.py; 8 spent a fifth more CPU per request than 2-4)
     request_threads: int = Field(default=4, ge=1, le=256)
     redis_url: str | None = None  # unset: holds live in the database
     redis_timeout_s: float = Field(default=0.5, gt=0)
