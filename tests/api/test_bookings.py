@@ -62,9 +62,9 @@ def test_a_rush_on_a_full_stretch_gets_the_same_alternatives_as_a_first_refusal(
 
 def test_a_refusal_s_alternatives_are_the_nearest_starts_availability_offers(
         client: TestClient) -> None:
-    """A refused start's alternatives come from its own check's read of the calendar; they
-    must be the five starts nearest to it among those the availability search lists, held
-    and booked ones left out, on a day with room and across a full stretch alike."""
+    """A refused start's alternatives come from its own check's read of the calendar (a
+    booking's or a hold's); they must be the five starts nearest to it among those the
+    availability search lists, held and booked ones left out."""
     org, svc = setup(client)
     for hour in (9, 10, 11, 14):
         book(org, svc["id"], f"{MON}T{hour:02d}:00:00Z")
@@ -84,6 +84,9 @@ def test_a_refusal_s_alternatives_are_the_nearest_starts_availability_offers(
     nearest = sorted(sorted(offered, key=lambda s: (distance(s), s))[:5])
     assert [a["start"] for a in clash.json()["alternatives"]] == nearest
     assert f"{MON}T12:00:00Z" not in nearest and f"{MON}T11:00:00Z" not in nearest
+    taken = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T10:00:00Z"})
+    assert taken.status_code == 409
+    assert [a["start"] for a in taken.json()["alternatives"]] == nearest
 
 
 def test_starts_that_are_not_offered_are_409_never_422(client: TestClient) -> None:

@@ -41,12 +41,14 @@ MAX_SHORT_DAYS_KEPT = 4096
 
 def slot_request(uow: UnitOfWork, service: Service, now: datetime, span: TimeRange, *,
                  restrict_to: Collection[str] | None = None, must_include: str | None = None,
-                 exclude: Exclude = Exclude()) -> SlotRequest:
+                 exclude: Exclude = Exclude(), week_of: datetime | None = None) -> SlotRequest:
     """Everything the engine needs to decide starts in `span` for `service`: pools in
-    preference order, each pooled resource's hours (cut by its location's), busy time and
-    the starts its rules forbid (see app.rules for how the levels combine)."""
+    preference order (by the load of the week of `week_of`, default the span's start), each
+    pooled resource's hours (cut by its location's), busy time and the starts its rules
+    forbid (see app.rules for how the levels combine)."""
     return slot_request_with_rules(uow, service, now, span, restrict_to=restrict_to,
-                                   must_include=must_include, exclude=exclude)[0]
+                                   must_include=must_include, exclude=exclude,
+                                   week_of=week_of)[0]
 
 
 def slot_request_with_rules(
@@ -217,7 +219,7 @@ class SearchAvailability:
             with self._uow() as own:
                 return self.alternatives(org_id, service, near, restrict_to, exclude, uow=own)
         now = self._clock.now()
-        near = self.alternatives_near(service, near, now)
+        near = self._alternatives_near(service, near, now)
         for radius in self._radii(service):
             request = slot_request(uow, service, now, TimeRange(near - radius, near + radius),
                                    restrict_to=restrict_to, exclude=exclude)
@@ -227,16 +229,33 @@ class SearchAvailability:
         raise AssertionError("the last radius always answers")
 
     @staticmethod
-    def alternatives_near(service: Service, near: datetime, now: datetime) -> datetime:
+    def _alternatives_near(service: Service, near: datetime, now: datetime) -> datetime:
         """Where alternatives to a refused `near` are looked for: every offered start lies in
         [now, horizon], so the ones nearest a start outside it are the ones nearest its edge
         (and a start at the calendar's end cannot overflow)."""
         return min(max(near, now), now + timedelta(days=service.max_advance_days))
 
-    def first_radius(self, service: Service) -> timedelta:
-        """How far either side of a refused start the first read for alternatives reaches: a
-        writer that reads this far for its own check can answer a refusal from that read."""
+    def check_reach(self, service: Service, start: datetime, now: datetime
+                    ) -> timedelta | None:
+        """How far either side of `start` a writer's check should read so that, refused, it
+        answers its alternatives from the same read (a 409 then reads the calendar once):
+        the first radius the alternatives search would read. None for a start outside the
+        bookable range (its alternatives lie around the range's edge)."""
+        if self._alternatives_near(service, start, now) != start:
+            return None
         return self._radii(service)[0]
+
+    def offered_around(self, uow: UnitOfWork, service: Service, start: datetime,
+                       now: datetime, *, restrict_to: Collection[str] | None = None
+                       ) -> tuple[Slot | None, tuple[SlotRequest, timedelta] | None]:
+        """`offered_slot` read as `check_reach` says: the slot, and the read with its radius
+        for `alternatives_in` (None when the start is outside the bookable range)."""
+        reach = self.check_reach(service, start, now)
+        if reach is None:
+            return offered_slot(uow, service, start, now, restrict_to=restrict_to), None
+        request = slot_request(uow, service, now, TimeRange(start - reach, start + reach),
+                               restrict_to=restrict_to, week_of=start)
+        return slot_at(request, start), (request, reach)
 
     def _radii(self, service: Service) -> tuple[timedelta, ...]:
         # A day either side first: when it holds enough starts they are the nearest (anything

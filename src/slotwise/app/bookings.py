@@ -136,12 +136,10 @@ class BookSlot:
     def _reach(self, service: Service, starts: Sequence[datetime],
                now: datetime) -> timedelta | None:
         """How far around a single start its check reads, so that a refusal's alternatives
-        come from the same read: a 409 costs one read of the calendar, not two. None for a
-        series, or a start outside the bookable range (its alternatives lie elsewhere)."""
-        if len(starts) != 1 or self._search.alternatives_near(service, starts[0], now) \
-                != starts[0]:
+        come from the same read (`SearchAvailability.check_reach`); None for a series."""
+        if len(starts) != 1:
             return None
-        return self._search.first_radius(service)
+        return self._search.check_reach(service, starts[0], now)
 
     def _usable_hold(self, uow: UnitOfWork, org_id: str, service: Service,
                      request: BookingRequest, now: datetime) -> Hold | None:

@@ -13,11 +13,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from slotwise.app.availability import (
+    Candidates,
     SearchAvailability,
     blocked_ranges,
     joinable_slot,
     lock_candidates,
-    offered_slot,
 )
 from slotwise.app.rules import locations_of
 from slotwise.domain import events
@@ -26,7 +26,7 @@ from slotwise.domain.errors import NotFound, OverlapRefused, SlotUnavailable
 from slotwise.domain.ids import new_id
 from slotwise.domain.model import HeldResource, Location, Resource, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from slotwise.engine.availability import Slot
+from slotwise.engine.availability import Slot, SlotRequest
 
 
 def check_resources(uow: UnitOfWork, org_id: str, resource_ids: Sequence[str] | None) -> None:
@@ -57,6 +57,10 @@ def new_hold(service: Service, slot: Slot, resources: Mapping[str, Resource],
     )
 
 
+# What a check read around a start, and how far: a refusal's alternatives come from it.
+_Read = tuple[SlotRequest, timedelta]
+
+
 class PlaceHold:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, search: SearchAvailability,
                  default_ttl_s: int) -> None:
@@ -73,10 +77,15 @@ class PlaceHold:
             if service is None:
                 raise NotFound("no such service")
             check_resources(uow, org_id, resource_ids)
-            slot = None
-            if lock_candidates(uow, service, resource_ids, still_possible=lambda _: _slot(
-                    uow, service, start, now, resource_ids) is not None):
-                slot = _slot(uow, service, start, now, resource_ids)
+            checks: list[tuple[Slot | None, _Read | None]] = []  # the last is what decided
+
+            def still_possible(_: Candidates) -> bool:
+                checks.append(self._slot(uow, service, start, now, resource_ids))
+                return checks[-1][0] is not None
+
+            if lock_candidates(uow, service, resource_ids, still_possible=still_possible):
+                checks.append(self._slot(uow, service, start, now, resource_ids))
+            slot, read = checks[-1]
             if slot is not None:
                 hold = new_hold(service, slot, *chosen_resources(uow, org_id, slot), now,
                                 ttl_s or self.default_ttl_s)
@@ -88,15 +97,22 @@ class PlaceHold:
                     uow.outbox.add(events.hold_event(events.HOLD_PLACED, hold, now))
                     uow.commit()
                     return hold
+                read = None  # the race was lost after the read: read the alternatives anew
             uow.rollback()  # free the locks, and a transaction a refused write aborted
-            raise SlotUnavailable("that start is not available", self._search.alternatives(
-                org_id, service, start, resource_ids, uow=uow))
+            alternatives = (self._search.alternatives_in(read[0], service, start, read[1])
+                            if read is not None else None)
+            if alternatives is None:
+                alternatives = self._search.alternatives(org_id, service, start, resource_ids,
+                                                         uow=uow)
+            raise SlotUnavailable("that start is not available", alternatives)
 
-
-def _slot(uow: UnitOfWork, service: Service, start: datetime, now: datetime,
-          resource_ids: Sequence[str] | None) -> Slot | None:
-    return (offered_slot(uow, service, start, now, restrict_to=resource_ids)
-            or joinable_slot(uow, service, start, now, restrict_to=resource_ids))
+    def _slot(self, uow: UnitOfWork, service: Service, start: datetime, now: datetime,
+              resource_ids: Sequence[str] | None) -> tuple[Slot | None, _Read | None]:
+        """The slot at `start` (a free one, or a seat in a group session), and the read
+        around it that a refusal's alternatives can come from."""
+        slot, read = self._search.offered_around(uow, service, start, now,
+                                                 restrict_to=resource_ids)
+        return slot or joinable_slot(uow, service, start, now, restrict_to=resource_ids), read
 
 
 class ReleaseHold:
