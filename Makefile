@@ -28,7 +28,8 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -n 2 --dist loadgroup -q
+	$(VENV)/bin/pytest -n 2 --dist loadgroup -q -m "not timed"
+	$(VENV)/bin/pytest -n 0 -q -m timed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

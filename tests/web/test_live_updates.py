@@ -32,7 +32,9 @@ from slotwise.testing.serve import slotwise_serve
 
 T = TypeVar("T")
 
-pytestmark = pytest.mark.xdist_group("web-live")
+# `timed`: they hold latencies to a second, so `make test` runs them after the parallel
+# suite, alone (beside the stress runs a loaded machine took up to 2 s).
+pytestmark = [pytest.mark.xdist_group("web-live"), pytest.mark.timed]
 
 NOW = "2027-03-01T12:00:00Z"
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -14,7 +14,9 @@ from playwright.sync_api import Browser, expect
 from slotwise.testing.api import book, resource, service, signup
 from slotwise.testing.browser import screenshot
 
-pytestmark = pytest.mark.xdist_group("web-public-live")
+# `timed`: they hold latencies to a second, so `make test` runs them after the parallel
+# suite, alone (beside the stress runs a loaded machine took up to 2 s).
+pytestmark = [pytest.mark.xdist_group("web-public-live"), pytest.mark.timed]
 DAY = "2027-03-08"
 TEN = "2027-03-08T15:00:00Z"  # 10:00 in New York
 
