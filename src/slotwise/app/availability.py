@@ -37,6 +37,9 @@ ALTERNATIVES = 5
 ALTERNATIVES_RADII = (timedelta(days=1), timedelta(days=14))  # searched in turn
 WIDE_FIRST_FOR_S = 10.0  # after a day came up short, search a service wide first this long
 MAX_SHORT_DAYS_KEPT = 4096
+# What a writer's check read around a start, and how far either side: a refusal's
+# alternatives can come from it (`SearchAvailability.check_reach`).
+CalendarRead = tuple[SlotRequest, timedelta]
 
 
 def slot_request(uow: UnitOfWork, service: Service, now: datetime, span: TimeRange, *,
@@ -211,10 +214,15 @@ class SearchAvailability:
 
     def alternatives(self, org_id: str, service: Service, near: datetime,
                      restrict_to: Collection[str] | None = None,
-                     exclude: Exclude = Exclude(), *, uow: UnitOfWork | None = None
-                     ) -> list[SlotRef]:
-        """The offered starts nearest to `near`, for a 409 answer (read in `uow` when the
-        caller has one open outside any write it made)."""
+                     exclude: Exclude = Exclude(), *, uow: UnitOfWork | None = None,
+                     read: CalendarRead | None = None) -> list[SlotRef]:
+        """The offered starts nearest to `near`, for a 409 answer: from `read` when the
+        writer's own check read far enough around `near`, else read in `uow` (when the caller
+        has one open outside any write it made)."""
+        if read is not None:
+            found = self.alternatives_in(read[0], service, near, read[1])
+            if found is not None:
+                return found
         if uow is None:
             with self._uow() as own:
                 return self.alternatives(org_id, service, near, restrict_to, exclude, uow=own)
@@ -247,7 +255,7 @@ class SearchAvailability:
 
     def offered_around(self, uow: UnitOfWork, service: Service, start: datetime,
                        now: datetime, *, restrict_to: Collection[str] | None = None
-                       ) -> tuple[Slot | None, tuple[SlotRequest, timedelta] | None]:
+                       ) -> tuple[Slot | None, CalendarRead | None]:
         """`offered_slot` read as `check_reach` says: the slot, and the read with its radius
         for `alternatives_in` (None when the start is outside the bookable range)."""
         reach = self.check_reach(service, start, now)

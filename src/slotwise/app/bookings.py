@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from slotwise.app.availability import (
+    CalendarRead,
     Candidates,
     SearchAvailability,
     blocked_ranges,
@@ -224,14 +225,9 @@ class BookSlot:
                      starts: Sequence[datetime], checked: _Checked,
                      restrict_to: Sequence[str] | None, hold: Hold | None) -> SlotUnavailable:
         conflicts = checked.conflicts
-        alternatives = None
-        if checked.read is not None:
-            read, radius = checked.read
-            alternatives = self._search.alternatives_in(read, service, conflicts[0], radius)
-        if alternatives is None:
-            exclude = Exclude(hold_id=hold.id if hold else None)
-            alternatives = self._search.alternatives(service.org_id, service, conflicts[0],
-                                                     restrict_to, exclude, uow=uow)
+        alternatives = self._search.alternatives(
+            service.org_id, service, conflicts[0], restrict_to,
+            Exclude(hold_id=hold.id if hold else None), uow=uow, read=checked.read)
         duration = timedelta(minutes=service.duration_min)
         if request.recurrence is None:
             return SlotUnavailable("that start is not available", alternatives)
@@ -247,7 +243,7 @@ class _Checked(NamedTuple):
 
     slots: list[Slot]
     conflicts: list[datetime]
-    read: tuple[SlotRequest, timedelta] | None
+    read: CalendarRead | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from slotwise.app.availability import (
+    CalendarRead,
     Candidates,
     SearchAvailability,
     blocked_ranges,
@@ -26,7 +27,7 @@ from slotwise.domain.errors import NotFound, OverlapRefused, SlotUnavailable
 from slotwise.domain.ids import new_id
 from slotwise.domain.model import HeldResource, Location, Resource, Service
 from slotwise.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from slotwise.engine.availability import Slot, SlotRequest
+from slotwise.engine.availability import Slot
 
 
 def check_resources(uow: UnitOfWork, org_id: str, resource_ids: Sequence[str] | None) -> None:
@@ -57,10 +58,6 @@ def new_hold(service: Service, slot: Slot, resources: Mapping[str, Resource],
     )
 
 
-# What a check read around a start, and how far: a refusal's alternatives come from it.
-_Read = tuple[SlotRequest, timedelta]
-
-
 class PlaceHold:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, search: SearchAvailability,
                  default_ttl_s: int) -> None:
@@ -77,7 +74,7 @@ class PlaceHold:
             if service is None:
                 raise NotFound("no such service")
             check_resources(uow, org_id, resource_ids)
-            checks: list[tuple[Slot | None, _Read | None]] = []  # the last is what decided
+            checks: list[tuple[Slot | None, CalendarRead | None]] = []  # the last is what decided
 
             def still_possible(_: Candidates) -> bool:
                 checks.append(self._slot(uow, service, start, now, resource_ids))
@@ -99,15 +96,11 @@ class PlaceHold:
                     return hold
                 read = None  # the race was lost after the read: read the alternatives anew
             uow.rollback()  # free the locks, and a transaction a refused write aborted
-            alternatives = (self._search.alternatives_in(read[0], service, start, read[1])
-                            if read is not None else None)
-            if alternatives is None:
-                alternatives = self._search.alternatives(org_id, service, start, resource_ids,
-                                                         uow=uow)
-            raise SlotUnavailable("that start is not available", alternatives)
+            raise SlotUnavailable("that start is not available", self._search.alternatives(
+                org_id, service, start, resource_ids, uow=uow, read=read))
 
     def _slot(self, uow: UnitOfWork, service: Service, start: datetime, now: datetime,
-              resource_ids: Sequence[str] | None) -> tuple[Slot | None, _Read | None]:
+              resource_ids: Sequence[str] | None) -> tuple[Slot | None, CalendarRead | None]:
         """The slot at `start` (a free one, or a seat in a group session), and the read
         around it that a refusal's alternatives can come from."""
         slot, read = self._search.offered_around(uow, service, start, now,
