@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from slotwise.app.clock import FrozenClock
+from slotwise.bootstrap import Container
 from slotwise.testing.api import Org, availability, book, resource, service, signup
 
 MON = "2027-03-08"
@@ -58,6 +63,53 @@ def test_a_rush_on_a_full_stretch_gets_the_same_alternatives_as_a_first_refusal(
     assert answers[0] == answers[1] == answers[2]
     assert answers[0][0] == "2027-03-11T09:00:00Z"  # Thursday's first, beyond the day around
     assert len(answers[0]) == 5
+
+
+@contextmanager
+def writes_begun(container: Container) -> Iterator[list[bool]]:
+    """One entry per write transaction begun on the container's engine meanwhile."""
+    begun: list[bool] = []
+
+    def on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get("sqlite_write"):
+            begun.append(True)
+
+    event.listen(container.engine, "begin", on_begin)
+    try:
+        yield begun
+    finally:
+        event.remove(container.engine, "begin", on_begin)
+
+
+def test_in_a_rush_a_taken_start_is_refused_without_a_write_transaction(
+        client: TestClient, container: Container) -> None:
+    """Once a start of a service was refused, most attempts that follow are for taken starts
+    too: they are refused from a plain read, with the alternatives the write path gives,
+    while a free start still books."""
+    org, svc = setup(client)
+    book(org, svc["id"], f"{MON}T10:00:00Z")
+
+    def attempt(start: str, email: str) -> Any:
+        return org.post("/v1/bookings", {"service_id": svc["id"], "start": start,
+                                         "customer": {"name": "B", "email": email}})
+
+    first = attempt(f"{MON}T10:00:00Z", "b1@x.org")  # the write path's refusal
+    assert first.status_code == 409
+    with writes_begun(container) as begun:
+        again = attempt(f"{MON}T10:00:00Z", "b2@x.org")
+        held = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T10:00:00Z"})
+    assert again.status_code == held.status_code == 409
+    assert begun == []
+    assert again.json()["alternatives"] == first.json()["alternatives"]
+    assert held.json()["alternatives"] == first.json()["alternatives"]
+    with writes_begun(container) as begun:
+        free = attempt(f"{MON}T11:00:00Z", "b3@x.org")
+    assert free.status_code == 201 and begun
+    assert attempt(f"{MON}T11:00:00Z", "b4@x.org").status_code == 409
+    unknown = org.post("/v1/bookings", {"service_id": "svc_missing", "start": f"{MON}T10:00:00Z",
+                                        "customer": {"name": "B", "email": "b5@x.org"}})
+    assert unknown.status_code == 404
+    assert booking_count(org) == 2
 
 
 def test_a_refusal_s_alternatives_are_the_nearest_starts_availability_offers(

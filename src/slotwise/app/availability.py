@@ -36,7 +36,8 @@ from slotwise.engine.rules import Period, period_of
 ALTERNATIVES = 5
 ALTERNATIVES_RADII = (timedelta(days=1), timedelta(days=14))  # searched in turn
 WIDE_FIRST_FOR_S = 10.0  # after a day came up short, search a service wide first this long
-MAX_SHORT_DAYS_KEPT = 4096
+CHECK_FIRST_FOR_S = 10.0  # after a refusal, a service's writers check before they lock this long
+MAX_HINTS_KEPT = 4096
 # What a writer's check read around a start, and how far either side: a refusal's
 # alternatives can come from it (`SearchAvailability.check_reach`).
 CalendarRead = tuple[SlotRequest, timedelta]
@@ -167,6 +168,8 @@ class SearchAvailability:
         self._monotonic = monotonic
         # service id -> when a day's search around a refused start last came up short
         self._short_days: dict[str, float] = {}
+        # service id -> when a start of it was last refused
+        self._refused: dict[str, float] = {}
 
     def __call__(self, org_id: str, service_id: str, start: datetime, end: datetime,
                  resource_id: str | None = None) -> list[Slot]:
@@ -219,6 +222,7 @@ class SearchAvailability:
         """The offered starts nearest to `near`, for a 409 answer: from `read` when the
         writer's own check read far enough around `near`, else read in `uow` (when the caller
         has one open outside any write it made)."""
+        _remember(self._refused, service.id, self._monotonic())
         if read is not None:
             found = self.alternatives_in(read[0], service, near, read[1])
             if found is not None:
@@ -235,6 +239,14 @@ class SearchAvailability:
             if found is not None:
                 return found
         raise AssertionError("the last radius always answers")
+
+    def refused_lately(self, service_id: str) -> bool:
+        """Whether a start of the service was refused moments ago (in this process): a rush,
+        where most writers will be refused too and should learn it from a plain read, without
+        a transaction or a lock (see `BookSlot`, `PlaceHold`). A hint only: the writer that
+        finds its start free still checks again under the lock."""
+        return self._monotonic() - self._refused.get(service_id, -CHECK_FIRST_FOR_S) \
+            < CHECK_FIRST_FOR_S
 
     @staticmethod
     def _alternatives_near(service: Service, near: datetime, now: datetime) -> datetime:
@@ -281,11 +293,15 @@ class SearchAvailability:
         came up short and a wider one is due."""
         slots = nearest_slots(request, near, ALTERNATIVES, radius)
         if len(slots) < ALTERNATIVES and radius < ALTERNATIVES_RADII[-1]:
-            if len(self._short_days) >= MAX_SHORT_DAYS_KEPT:
-                self._short_days.clear()  # a hint, not state: forgetting costs a read
-            self._short_days[service.id] = self._monotonic()
+            _remember(self._short_days, service.id, self._monotonic())
             return None
         return [SlotRef(s.start, s.end) for s in slots]
+
+
+def _remember(hints: dict[str, float], service_id: str, at: float) -> None:
+    if len(hints) >= MAX_HINTS_KEPT:
+        hints.clear()  # hints, not state: forgetting one costs a read
+    hints[service_id] = at
 
 
 def candidates(uow: UnitOfWork, service: Service,

@@ -13,6 +13,7 @@ from slotwise.app.availability import (
     Candidates,
     SearchAvailability,
     blocked_ranges,
+    candidates,
     joinable_slot,
     lock_candidates,
     session_key,
@@ -99,6 +100,9 @@ class BookSlot:
 
     def __call__(self, org_id: str, request: BookingRequest) -> Booked:
         now = self._clock.now()
+        if (request.recurrence is None and request.hold_id is None
+                and self._search.refused_lately(request.service_id)):
+            self._refuse_if_taken(org_id, request, now)
         with self._uow(write=True) as uow:
             org = uow.organisations.get(org_id)
             service = uow.services.get(org_id, request.service_id)
@@ -133,6 +137,25 @@ class BookSlot:
                     return booked
             uow.rollback()  # free the locks, and a transaction a refused write aborted
             raise self._unavailable(uow, service, request, starts, checked, restrict_to, hold)
+
+    def _refuse_if_taken(self, org_id: str, request: BookingRequest, now: datetime) -> None:
+        """In a rush, most attempts are for a start already taken: check it with a plain read
+        (no transaction, no lock) and refuse from that read. Returns when the start looks
+        free, and when anything else is wrong: the write path checks again under the lock,
+        and says what is wrong."""
+        with self._uow() as uow:
+            org = uow.organisations.get(org_id)
+            service = uow.services.get(org_id, request.service_id)
+            if org is None or service is None:
+                return
+            check_resources(uow, org_id, request.resource_ids)
+            starts = [request.start]
+            plan = _Plan(service, org.timezone, request, starts, None, request.resource_ids,
+                         now, self._reach(service, starts, now))
+            checked = plan.check(uow, candidates(uow, service, request.resource_ids))
+            if checked.conflicts:
+                raise self._unavailable(uow, service, request, starts, checked,
+                                        request.resource_ids, None)
 
     def _reach(self, service: Service, starts: Sequence[datetime],
                now: datetime) -> timedelta | None:

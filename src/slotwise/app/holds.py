@@ -69,6 +69,8 @@ class PlaceHold:
     def __call__(self, org_id: str, service_id: str, start: datetime,
                  resource_ids: Sequence[str] | None = None, ttl_s: int | None = None) -> Hold:
         now = self._clock.now()
+        if self._search.refused_lately(service_id):
+            self._refuse_if_taken(org_id, service_id, start, resource_ids, now)
         with self._uow(write=True) as uow:
             service = uow.services.get(org_id, service_id)
             if service is None:
@@ -96,8 +98,26 @@ class PlaceHold:
                     return hold
                 read = None  # the race was lost after the read: read the alternatives anew
             uow.rollback()  # free the locks, and a transaction a refused write aborted
-            raise SlotUnavailable("that start is not available", self._search.alternatives(
-                org_id, service, start, resource_ids, uow=uow, read=read))
+            raise self._refusal(uow, service, start, resource_ids, read)
+
+    def _refuse_if_taken(self, org_id: str, service_id: str, start: datetime,
+                         resource_ids: Sequence[str] | None, now: datetime) -> None:
+        """In a rush: refuse a taken start from a plain read (no transaction, no lock), as
+        `BookSlot` does; return when it looks free or anything else is wrong."""
+        with self._uow() as uow:
+            service = uow.services.get(org_id, service_id)
+            if service is None:
+                return
+            check_resources(uow, org_id, resource_ids)
+            slot, read = self._slot(uow, service, start, now, resource_ids)
+            if slot is None:
+                raise self._refusal(uow, service, start, resource_ids, read)
+
+    def _refusal(self, uow: UnitOfWork, service: Service, start: datetime,
+                 resource_ids: Sequence[str] | None, read: CalendarRead | None
+                 ) -> SlotUnavailable:
+        return SlotUnavailable("that start is not available", self._search.alternatives(
+            service.org_id, service, start, resource_ids, uow=uow, read=read))
 
     def _slot(self, uow: UnitOfWork, service: Service, start: datetime, now: datetime,
               resource_ids: Sequence[str] | None) -> tuple[Slot | None, CalendarRead | None]:
