@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from slotwise.app.bookings import BookingRequest, CustomerDetails
 from slotwise.app.clock import FrozenClock
 from slotwise.bootstrap import Container
 from slotwise.testing.api import Org, availability, book, resource, service, signup
@@ -104,11 +105,50 @@ def test_in_a_rush_a_taken_start_is_refused_without_a_write_transaction(
     assert held.json()["alternatives"] == first.json()["alternatives"]
     with writes_begun(container) as begun:
         free = attempt(f"{MON}T11:00:00Z", "b3@x.org")
-    assert free.status_code == 201 and begun
+        free_held = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T13:00:00Z"})
+    assert free.status_code == free_held.status_code == 201 and len(begun) == 2
     assert attempt(f"{MON}T11:00:00Z", "b4@x.org").status_code == 409
+    assert attempt(f"{MON}T13:00:00Z", "b6@x.org").status_code == 409  # held
     unknown = org.post("/v1/bookings", {"service_id": "svc_missing", "start": f"{MON}T10:00:00Z",
                                         "customer": {"name": "B", "email": "b5@x.org"}})
     assert unknown.status_code == 404
+    assert booking_count(org) == 2
+
+
+def test_in_a_rush_a_start_taken_after_the_plain_read_is_refused_under_the_lock(
+        client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plain read of a rush found the start free, a rival took it before the write path
+    locked: the check under the lock refuses it, with alternatives read afresh."""
+    org, svc = setup(client)
+    book(org, svc["id"], f"{MON}T10:00:00Z")
+
+    def attempt(start: str, email: str) -> Any:
+        return org.post("/v1/bookings", {"service_id": svc["id"], "start": start,
+                                         "customer": {"name": "B", "email": email}})
+
+    assert attempt(f"{MON}T10:00:00Z", "b1@x.org").status_code == 409  # a rush begins
+    book_slot = container.use_cases.book
+    plain_read = book_slot._refuse_if_taken
+
+    def then_a_rival_books(org_id: str, request: BookingRequest, now: datetime) -> None:
+        plain_read(org_id, request, now)  # the start looks free
+        monkeypatch.setattr(book_slot, "_refuse_if_taken", plain_read)
+        book_slot(org_id, BookingRequest(str(svc["id"]), request.start,
+                                         CustomerDetails("Rival", "rival@x.org")))
+
+    monkeypatch.setattr(book_slot, "_refuse_if_taken", then_a_rival_books)
+    late = attempt(f"{MON}T11:00:00Z", "b2@x.org")
+    assert late.status_code == 409
+    offered = [s["start"] for s in availability(org, svc["id"], "2027-03-07T00:00:00Z",
+                                                "2027-03-10T00:00:00Z")]
+    refused = datetime.fromisoformat(f"{MON}T11:00:00+00:00")
+
+    def distance(start: str) -> timedelta:
+        return abs(datetime.fromisoformat(start.replace("Z", "+00:00")) - refused)
+
+    assert f"{MON}T11:00:00Z" not in offered
+    nearest = sorted(sorted(offered, key=lambda s: (distance(s), s))[:5])
+    assert [a["start"] for a in late.json()["alternatives"]] == nearest
     assert booking_count(org) == 2
 
 

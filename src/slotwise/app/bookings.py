@@ -100,8 +100,9 @@ class BookSlot:
 
     def __call__(self, org_id: str, request: BookingRequest) -> Booked:
         now = self._clock.now()
-        if (request.recurrence is None and request.hold_id is None
-                and self._search.refused_lately(request.service_id)):
+        prechecked = (request.recurrence is None and request.hold_id is None
+                      and self._search.refused_lately(request.service_id))
+        if prechecked:
             self._refuse_if_taken(org_id, request, now)
         with self._uow(write=True) as uow:
             org = uow.organisations.get(org_id)
@@ -112,8 +113,10 @@ class BookSlot:
             hold = self._usable_hold(uow, org_id, service, request, now)
             restrict_to = hold.resource_ids if hold else request.resource_ids
             starts = self._starts(request, org.timezone)
+            # A start the plain read found free is most likely won: under the lock its check
+            # reads the start alone, not the window a refusal's alternatives would need.
             plan = _Plan(service, org.timezone, request, starts, hold, restrict_to, now,
-                         self._reach(service, starts, now))
+                         None if prechecked else self._reach(service, starts, now))
             checks: list[_Checked] = []  # the last is what decided
 
             def still_possible(found: Candidates) -> bool:

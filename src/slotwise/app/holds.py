@@ -19,6 +19,7 @@ from slotwise.app.availability import (
     blocked_ranges,
     joinable_slot,
     lock_candidates,
+    offered_slot,
 )
 from slotwise.app.rules import locations_of
 from slotwise.domain import events
@@ -69,7 +70,10 @@ class PlaceHold:
     def __call__(self, org_id: str, service_id: str, start: datetime,
                  resource_ids: Sequence[str] | None = None, ttl_s: int | None = None) -> Hold:
         now = self._clock.now()
-        if self._search.refused_lately(service_id):
+        # A start a plain read found free is most likely won: under the lock its check reads
+        # the start alone, not the window a refusal's alternatives would need.
+        around = not self._search.refused_lately(service_id)
+        if not around:
             self._refuse_if_taken(org_id, service_id, start, resource_ids, now)
         with self._uow(write=True) as uow:
             service = uow.services.get(org_id, service_id)
@@ -79,11 +83,11 @@ class PlaceHold:
             checks: list[tuple[Slot | None, CalendarRead | None]] = []  # the last is what decided
 
             def still_possible(_: Candidates) -> bool:
-                checks.append(self._slot(uow, service, start, now, resource_ids))
+                checks.append(self._slot(uow, service, start, now, resource_ids, around))
                 return checks[-1][0] is not None
 
             if lock_candidates(uow, service, resource_ids, still_possible=still_possible):
-                checks.append(self._slot(uow, service, start, now, resource_ids))
+                checks.append(self._slot(uow, service, start, now, resource_ids, around))
             slot, read = checks[-1]
             if slot is not None:
                 hold = new_hold(service, slot, *chosen_resources(uow, org_id, slot), now,
@@ -109,7 +113,7 @@ class PlaceHold:
             if service is None:
                 return
             check_resources(uow, org_id, resource_ids)
-            slot, read = self._slot(uow, service, start, now, resource_ids)
+            slot, read = self._slot(uow, service, start, now, resource_ids, around=True)
             if slot is None:
                 raise self._refusal(uow, service, start, resource_ids, read)
 
@@ -120,11 +124,15 @@ class PlaceHold:
             service.org_id, service, start, resource_ids, uow=uow, read=read))
 
     def _slot(self, uow: UnitOfWork, service: Service, start: datetime, now: datetime,
-              resource_ids: Sequence[str] | None) -> tuple[Slot | None, CalendarRead | None]:
-        """The slot at `start` (a free one, or a seat in a group session), and the read
-        around it that a refusal's alternatives can come from."""
-        slot, read = self._search.offered_around(uow, service, start, now,
-                                                 restrict_to=resource_ids)
+              resource_ids: Sequence[str] | None, around: bool
+              ) -> tuple[Slot | None, CalendarRead | None]:
+        """The slot at `start` (a free one, or a seat in a group session), and, `around`, the
+        read around it that a refusal's alternatives can come from."""
+        if around:
+            slot, read = self._search.offered_around(uow, service, start, now,
+                                                     restrict_to=resource_ids)
+        else:
+            slot, read = offered_slot(uow, service, start, now, restrict_to=resource_ids), None
         return slot or joinable_slot(uow, service, start, now, restrict_to=resource_ids), read
 
 
