@@ -31,6 +31,25 @@ def booking_count(org: Org) -> int:
     return len(org.get("/v1/bookings", params={"limit": 500}).json()["items"])
 
 
+def attempt(org: Org, svc: dict[str, object], start: str, email: str) -> Any:
+    """A booking attempt by a new customer; the raw answer."""
+    return org.post("/v1/bookings", {"service_id": svc["id"], "start": start,
+                                     "customer": {"name": "B", "email": email}})
+
+
+def nearest_offered(org: Org, svc: dict[str, object], refused: str) -> list[str]:
+    """The five starts nearest `refused` (ties to the earlier) among those the availability
+    search lists around Monday, ascending: what a refusal's alternatives must be."""
+    offered = [s["start"] for s in availability(org, svc["id"], "2027-03-07T00:00:00Z",
+                                                "2027-03-10T00:00:00Z")]
+    at = datetime.fromisoformat(refused.replace("Z", "+00:00"))
+
+    def distance(start: str) -> timedelta:
+        return abs(datetime.fromisoformat(start.replace("Z", "+00:00")) - at)
+
+    return sorted(sorted(offered, key=lambda s: (distance(s), s))[:5])
+
+
 def test_a_taken_start_is_a_409_with_bookable_alternatives(client: TestClient) -> None:
     org, svc = setup(client)
     book(org, svc["id"], f"{MON}T10:00:00Z")
@@ -89,28 +108,22 @@ def test_in_a_rush_a_taken_start_is_refused_without_a_write_transaction(
     while a free start still books."""
     org, svc = setup(client)
     book(org, svc["id"], f"{MON}T10:00:00Z")
-
-    def attempt(start: str, email: str) -> Any:
-        return org.post("/v1/bookings", {"service_id": svc["id"], "start": start,
-                                         "customer": {"name": "B", "email": email}})
-
-    first = attempt(f"{MON}T10:00:00Z", "b1@x.org")  # the write path's refusal
+    first = attempt(org, svc, f"{MON}T10:00:00Z", "b1@x.org")  # the write path's refusal
     assert first.status_code == 409
     with writes_begun(container) as begun:
-        again = attempt(f"{MON}T10:00:00Z", "b2@x.org")
+        again = attempt(org, svc, f"{MON}T10:00:00Z", "b2@x.org")
         held = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T10:00:00Z"})
     assert again.status_code == held.status_code == 409
     assert begun == []
     assert again.json()["alternatives"] == first.json()["alternatives"]
     assert held.json()["alternatives"] == first.json()["alternatives"]
     with writes_begun(container) as begun:
-        free = attempt(f"{MON}T11:00:00Z", "b3@x.org")
+        free = attempt(org, svc, f"{MON}T11:00:00Z", "b3@x.org")
         free_held = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T13:00:00Z"})
     assert free.status_code == free_held.status_code == 201 and len(begun) == 2
-    assert attempt(f"{MON}T11:00:00Z", "b4@x.org").status_code == 409
-    assert attempt(f"{MON}T13:00:00Z", "b6@x.org").status_code == 409  # held
-    unknown = org.post("/v1/bookings", {"service_id": "svc_missing", "start": f"{MON}T10:00:00Z",
-                                        "customer": {"name": "B", "email": "b5@x.org"}})
+    assert attempt(org, svc, f"{MON}T11:00:00Z", "b4@x.org").status_code == 409
+    assert attempt(org, svc, f"{MON}T13:00:00Z", "b5@x.org").status_code == 409  # held
+    unknown = attempt(org, {"id": "svc_missing"}, f"{MON}T10:00:00Z", "b6@x.org")
     assert unknown.status_code == 404
     assert booking_count(org) == 2
 
@@ -121,12 +134,7 @@ def test_in_a_rush_a_start_taken_after_the_plain_read_is_refused_under_the_lock(
     locked: the check under the lock refuses it, with alternatives read afresh."""
     org, svc = setup(client)
     book(org, svc["id"], f"{MON}T10:00:00Z")
-
-    def attempt(start: str, email: str) -> Any:
-        return org.post("/v1/bookings", {"service_id": svc["id"], "start": start,
-                                         "customer": {"name": "B", "email": email}})
-
-    assert attempt(f"{MON}T10:00:00Z", "b1@x.org").status_code == 409  # a rush begins
+    assert attempt(org, svc, f"{MON}T10:00:00Z", "b1@x.org").status_code == 409  # a rush
     book_slot = container.use_cases.book
     plain_read = book_slot._refuse_if_taken
 
@@ -137,17 +145,10 @@ def test_in_a_rush_a_start_taken_after_the_plain_read_is_refused_under_the_lock(
                                          CustomerDetails("Rival", "rival@x.org")))
 
     monkeypatch.setattr(book_slot, "_refuse_if_taken", then_a_rival_books)
-    late = attempt(f"{MON}T11:00:00Z", "b2@x.org")
+    late = attempt(org, svc, f"{MON}T11:00:00Z", "b2@x.org")
     assert late.status_code == 409
-    offered = [s["start"] for s in availability(org, svc["id"], "2027-03-07T00:00:00Z",
-                                                "2027-03-10T00:00:00Z")]
-    refused = datetime.fromisoformat(f"{MON}T11:00:00+00:00")
-
-    def distance(start: str) -> timedelta:
-        return abs(datetime.fromisoformat(start.replace("Z", "+00:00")) - refused)
-
-    assert f"{MON}T11:00:00Z" not in offered
-    nearest = sorted(sorted(offered, key=lambda s: (distance(s), s))[:5])
+    nearest = nearest_offered(org, svc, f"{MON}T11:00:00Z")
+    assert f"{MON}T11:00:00Z" not in nearest  # the rival's
     assert [a["start"] for a in late.json()["alternatives"]] == nearest
     assert booking_count(org) == 2
 
@@ -163,17 +164,9 @@ def test_a_refusal_s_alternatives_are_the_nearest_starts_availability_offers(
     held = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T12:00:00Z",
                                   "ttl_s": 600})
     assert held.status_code == 201
-    offered = [s["start"] for s in availability(org, svc["id"], "2027-03-07T00:00:00Z",
-                                                "2027-03-10T00:00:00Z")]
-    clash = org.post("/v1/bookings", {"service_id": svc["id"], "start": f"{MON}T10:00:00Z",
-                                      "customer": {"name": "B", "email": "b@example.com"}})
+    nearest = nearest_offered(org, svc, f"{MON}T10:00:00Z")
+    clash = attempt(org, svc, f"{MON}T10:00:00Z", "b@example.com")
     assert clash.status_code == 409
-    refused = datetime.fromisoformat(f"{MON}T10:00:00+00:00")
-
-    def distance(start: str) -> timedelta:
-        return abs(datetime.fromisoformat(start.replace("Z", "+00:00")) - refused)
-
-    nearest = sorted(sorted(offered, key=lambda s: (distance(s), s))[:5])
     assert [a["start"] for a in clash.json()["alternatives"]] == nearest
     assert f"{MON}T12:00:00Z" not in nearest and f"{MON}T11:00:00Z" not in nearest
     taken = org.post("/v1/holds", {"service_id": svc["id"], "start": f"{MON}T10:00:00Z"})

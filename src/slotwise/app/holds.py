@@ -70,11 +70,12 @@ class PlaceHold:
     def __call__(self, org_id: str, service_id: str, start: datetime,
                  resource_ids: Sequence[str] | None = None, ttl_s: int | None = None) -> Hold:
         now = self._clock.now()
-        # A start a plain read found free is most likely won: under the lock its check reads
-        # the start alone, not the window a refusal's alternatives would need.
-        around = not self._search.refused_lately(service_id)
-        if not around:
+        prechecked = self._search.refused_lately(service_id)
+        if prechecked:
             self._refuse_if_taken(org_id, service_id, start, resource_ids, now)
+        # A start the plain read found free is most likely won: under the lock its check
+        # reads the start alone, not the window a refusal's alternatives would need.
+        around = not prechecked
         with self._uow(write=True) as uow:
             service = uow.services.get(org_id, service_id)
             if service is None:
