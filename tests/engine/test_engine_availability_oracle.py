@@ -710,13 +710,18 @@ def brute_nearest(slots: list[Slot], start: datetime, count: int) -> list[Slot]:
 
 
 @settings(max_examples=hypothesis_examples(150), deadline=None, suppress_health_check=SLOW_OK)
-@given(scenario=scenarios(rules=False), count=st.integers(1, 6), offset_min=st.integers(0, 36 * 60))
-def test_nearest_slots_are_the_nearest_of_all_slots_in_the_search_span(scenario, count, offset_min):
+@given(scenario=scenarios(rules=False), count=st.integers(1, 6), offset_min=st.integers(0, 36 * 60),
+       first_min=st.integers(1, 3 * 24 * 60))
+def test_nearest_slots_are_the_nearest_of_all_slots_in_the_search_span(scenario, count, offset_min,
+                                                                      first_min):
     request, window = scenario.request, scenario.window
     start = window.start + offset_min * MINUTE
     search = 2 * DAY
     everything = find_slots(request, TimeRange(start - search, start + search))
-    assert nearest_slots(request, start, count, search) == brute_nearest(everything, start, count)
+    nearest = brute_nearest(everything, start, count)
+    assert nearest_slots(request, start, count, search) == nearest
+    # However wide the first ring (a rush begins with the whole read), the answer is the same.
+    assert nearest_slots(request, start, count, search, first=first_min * MINUTE) == nearest
 
 
 @settings(max_examples=hypothesis_examples(200), deadline=None, suppress_health_check=SLOW_OK)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, event, text
 from tests.store.conftest import T
 
+from slotwise.domain.model import BusyRange
 from slotwise.store.types import from_epoch
 from slotwise.store.uow import SqlUnitOfWork
 
@@ -81,3 +82,24 @@ def test_the_window_s_allocations_blocks_and_live_holds_in_one_statement(
 def test_no_resources_reads_nothing(engine: Engine, world: dict[str, str]) -> None:
     with SqlUnitOfWork(engine) as uow:
         assert uow.busy_time(world["org"], [], at(0), at(1000), at(0)) == []
+
+
+def test_a_row_read_again_is_the_same_object_and_a_changed_row_is_read_anew(
+        engine: Engine, world: dict[str, str]) -> None:
+    """Each distinct row becomes its BusyRange once per process: the next read of the same
+    row hands back that object. A row whose values changed is another row, read afresh."""
+    with engine.begin() as c:
+        _allocation(c, world, 90, 210)
+
+    def read() -> list[BusyRange]:
+        with SqlUnitOfWork(engine) as uow:
+            return uow.busy_time(world["org"], [world["res"]], at(0), at(1000), at(60))
+
+    first, again = read(), read()
+    assert len(first) == 1 and again[0] is first[0]
+    with engine.begin() as c:
+        c.execute(text("UPDATE allocations SET blocked_end = :e WHERE booking_id = :bk"),
+                  {"e": T + 240, "bk": world["bk"]})
+    moved = read()
+    assert [(b.start, b.end) for b in moved] == [(at(90), at(240))]
+    assert (first[0].start, first[0].end) == (at(90), at(210))  # the old one is untouched

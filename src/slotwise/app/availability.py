@@ -87,10 +87,7 @@ def slot_request_with_rules(
     busy: dict[str, list[Busy]] = {rid: [] for rid in pooled}
     for taken in uow.busy_time(service.org_id, pooled, lo, hi, now):
         if not _excluded(taken, exclude):
-            busy[taken.resource_id].append(Busy(
-                TimeRange(taken.start, taken.end), taken.kind, taken.source_id,
-                TimeRange(taken.booked_start, taken.booked_end)
-                if taken.booked_start is not None and taken.booked_end is not None else None))
+            busy[taken.resource_id].append(_engine_busy(taken))
     rules = rule_state(uow, service, org_zone, by_id, locations, span, now, exclude)
     excluded = rules.excluded()
     schedules = uow.schedules.many(service.org_id, pooled)
@@ -116,6 +113,27 @@ def slot_request_with_rules(
         min_notice=timedelta(minutes=service.min_notice_min),
         max_advance=timedelta(days=service.max_advance_days), must_include=must_include,
     ), rules
+
+
+# The engine's Busy of each BusyRange, once per object: the store hands out one BusyRange per
+# distinct row it reads (store/repositories/busy.py), so a busy calendar's rows come back as
+# the same objects read after read. Keyed by identity, holding the object (its id stays its
+# own while it is held); cleared when full.
+_ENGINE_BUSY: dict[int, tuple[BusyRange, Busy]] = {}
+MAX_ENGINE_BUSY = 32_768
+
+
+def _engine_busy(taken: BusyRange) -> Busy:
+    known = _ENGINE_BUSY.get(id(taken))
+    if known is not None and known[0] is taken:
+        return known[1]
+    busy = Busy(TimeRange(taken.start, taken.end), taken.kind, taken.source_id,
+                TimeRange(taken.booked_start, taken.booked_end)
+                if taken.booked_start is not None and taken.booked_end is not None else None)
+    if len(_ENGINE_BUSY) >= MAX_ENGINE_BUSY:
+        _ENGINE_BUSY.clear()
+    _ENGINE_BUSY[id(taken)] = (taken, busy)
+    return busy
 
 
 def _excluded(taken: BusyRange, exclude: Exclude) -> bool:
@@ -291,7 +309,8 @@ class SearchAvailability:
                         radius: timedelta) -> list[SlotRef] | None:
         """The alternatives from a request read over `near` ± `radius`; None when that read
         came up short and a wider one is due."""
-        slots = nearest_slots(request, near, ALTERNATIVES, radius)
+        # Read this wide only after a day came up short: begin with the whole read.
+        slots = nearest_slots(request, near, ALTERNATIVES, radius, first=radius)
         if len(slots) < ALTERNATIVES and radius < ALTERNATIVES_RADII[-1]:
             _remember(self._short_days, service.id, self._monotonic())
             return None

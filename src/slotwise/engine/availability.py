@@ -198,16 +198,21 @@ def nearest_slots(
     start: datetime,
     count: int = 5,
     search: timedelta = timedelta(days=14),
+    *,
+    first: timedelta = timedelta(days=1),
 ) -> list[Slot]:
     """The ``count`` offered starts nearest to ``start`` (by absolute distance, ties to the
-    earlier), searched in ``[start - search, start + search)``, ascending by start."""
+    earlier), searched in ``[start - search, start + search)``, ascending by start. The
+    search begins with a ring of radius ``first``: a caller that expects a full calendar
+    (a rush) saves the rings that would come up short by beginning wider; the answer is the
+    same."""
     start = as_utc(start, "start")
     if count <= 0 or search <= _ZERO:
         return []
     # Widen a ring around `start` until it holds `count` slots: every slot outside a ring of
     # radius r is at least r away, and the ones inside are at most r away (ties go to the
     # earlier, which is the one inside), so the nearest inside are the nearest overall.
-    radius = min(timedelta(days=1), search)
+    radius = min(max(first, _TICK), search)
     while True:
         slots = find_slots(request, TimeRange(start - radius, start + radius))
         if len(slots) >= count or radius >= search:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.engine import Connection
@@ -23,6 +24,13 @@ from sqlalchemy.engine import Connection
 from slotwise.domain.model import BusyRange
 from slotwise.store.tables import allocations, blocks, bookings, held_resources
 from slotwise.store.types import PerDialect, epoch, from_epoch, one_of_param
+
+# Each distinct row, made a BusyRange once per process: the same bookings answer every search
+# and every check of a busy calendar, and turning a row's four instants into datetimes and
+# the row into a BusyRange cost more than the statement that read it. A BusyRange is a pure
+# function of its row's values, so a remembered one is never stale. Cleared when full.
+_MADE: dict[tuple[Any, ...], BusyRange] = {}
+MAX_ROWS_MADE = 32_768
 
 
 class SqlBusyTime:
@@ -37,20 +45,36 @@ class SqlBusyTime:
         found = self._c.execute(_BUSY_TIME(self._c), {
             "org_id": org_id, "resource_ids": list(resource_ids), "start": epoch(start),
             "end": epoch(end), "now": epoch(now)})
-        return [BusyRange(kind, source_id, rid, from_epoch(lo), from_epoch(hi),
-                          booked_start, booked_end)
-                for kind, source_id, rid, lo, hi, booked_start, booked_end in found.all()]
+        made = []
+        for row in found.all():
+            key = tuple(row)
+            busy = _MADE.get(key)
+            if busy is None:
+                busy = _busy_range(*key)
+                if len(_MADE) >= MAX_ROWS_MADE:
+                    _MADE.clear()
+                _MADE[key] = busy
+            made.append(busy)
+        return made
+
+
+def _busy_range(kind: str, source_id: str, resource_id: str, start: int, end: int,
+                booked_start: int | None, booked_end: int | None) -> BusyRange:
+    return BusyRange(kind, source_id, resource_id, from_epoch(start), from_epoch(end),
+                     None if booked_start is None else from_epoch(booked_start),
+                     None if booked_end is None else from_epoch(booked_end))
 
 
 def _busy_time(postgresql: bool) -> CompoundSelect[Any]:
     a, b, h, booked = allocations.c, blocks.c, held_resources.c, bookings.c
     org = bindparam("org_id", type_=String)
     lo, hi = bindparam("start", type_=BigInteger), bindparam("end", type_=BigInteger)
-    # Every branch's columns take the first one's types: epoch seconds, then the booking's
-    # own range as instants (NULL for blocks and holds).
+    # Every branch's columns take the first one's types: epoch seconds throughout (the
+    # booking's own range too, NULL for blocks and holds), made datetimes once per distinct row.
     return union_all(
         select(literal_column("'booking'"), a.booking_id, a.resource_id, a.blocked_start,
-               a.blocked_end, booked.start_at, booked.end_at)
+               a.blocked_end, type_coerce(booked.start_at, BigInteger),
+               type_coerce(booked.end_at, BigInteger))
         .join(bookings, booked.id == a.booking_id)
         .where(a.org_id == org, one_of_param(postgresql, a.resource_id, "resource_ids"),
                a.active.is_(True), a.blocked_start < hi, a.blocked_end > lo),
