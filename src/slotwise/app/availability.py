@@ -309,7 +309,8 @@ class SearchAvailability:
                         radius: timedelta) -> list[SlotRef] | None:
         """The alternatives from a request read over `near` ± `radius`; None when that read
         came up short and a wider one is due."""
-        # Read this wide only after a day came up short: begin with the whole read.
+        # A read two weeks wide is made only after a day came up short, so its rings of one,
+        # two, four and eight days would come up short too: search the whole read at once.
         slots = nearest_slots(request, near, ALTERNATIVES, radius, first=radius)
         if len(slots) < ALTERNATIVES and radius < ALTERNATIVES_RADII[-1]:
             _remember(self._short_days, service.id, self._monotonic())
