@@ -662,6 +662,20 @@ def test_multi_role_services_offer_exactly_the_starts_the_oracle_offers(scenario
     check_against_oracle(scenario, data)
 
 
+@settings(max_examples=hypothesis_examples(300), deadline=None, suppress_health_check=SLOW_OK)
+@given(scenario=scenarios(min_resources=2, min_roles=2, optional_roles=True), data=st.data())
+def test_pool_order_decides_which_resources_never_which_starts(scenario, data):
+    """A refusal's check without the lock skips the preference order (it reads no week's
+    load): that is right only if reordering the pools changes the resources each start
+    takes, never the starts offered."""
+    request, window = scenario.request, scenario.window
+    reordered = replace(request, roles=tuple(
+        replace(role, resource_ids=tuple(data.draw(st.permutations(role.resource_ids))))
+        for role in request.roles))
+    assert [s.start for s in find_slots(reordered, window)] == \
+        [s.start for s in find_slots(request, window)]
+
+
 @settings(max_examples=hypothesis_examples(400), deadline=None, suppress_health_check=SLOW_OK)
 @given(scenario=scenarios(min_resources=2, optional_roles=True), data=st.data())
 def test_optional_roles_join_the_slots_the_oracle_offers_without_shaping_them(scenario, data):

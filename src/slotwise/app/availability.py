@@ -45,26 +45,33 @@ CalendarRead = tuple[SlotRequest, timedelta]
 
 def slot_request(uow: UnitOfWork, service: Service, now: datetime, span: TimeRange, *,
                  restrict_to: Collection[str] | None = None, must_include: str | None = None,
-                 exclude: Exclude = Exclude(), week_of: datetime | None = None) -> SlotRequest:
+                 exclude: Exclude = Exclude(), week_of: datetime | None = None,
+                 by_preference: bool = True) -> SlotRequest:
     """Everything the engine needs to decide starts in `span` for `service`: pools in
     preference order (by the load of the week of `week_of`, default the span's start), each
     pooled resource's hours (cut by its location's), busy time and the starts its rules
-    forbid (see app.rules for how the levels combine)."""
+    forbid (see app.rules for how the levels combine). `by_preference` False: see
+    `slot_request_with_rules`."""
     return slot_request_with_rules(uow, service, now, span, restrict_to=restrict_to,
                                    must_include=must_include, exclude=exclude,
-                                   week_of=week_of)[0]
+                                   week_of=week_of, by_preference=by_preference)[0]
 
 
 def slot_request_with_rules(
     uow: UnitOfWork, service: Service, now: datetime, span: TimeRange, *,
     restrict_to: Collection[str] | None = None, must_include: str | None = None,
     exclude: Exclude = Exclude(), org_zone: str | None = None,
-    week_of: datetime | None = None,
+    week_of: datetime | None = None, by_preference: bool = True,
 ) -> tuple[SlotRequest, RuleState]:
     """``slot_request`` and the rule state behind its excluded starts, for a writer that
     claims several starts in turn (a series). ``org_zone``, when the caller has already read
     the organisation, saves reading it again. Pools are ordered by the load of the week of
-    ``week_of`` (default: the span's start)."""
+    ``week_of`` (default: the span's start).
+
+    ``by_preference`` False leaves the pools in their requirements' order and reads no
+    week's load, for a caller that asks only which starts are offered, not which resources
+    each would take (a refusal's check without the lock): the order decides the choice
+    among free resources, never whether a start is offered."""
     if org_zone is None:
         org = uow.organisations.get(service.org_id)
         org_zone = org.timezone if org else "UTC"
@@ -104,7 +111,8 @@ def slot_request_with_rules(
             within=(opening,) if opening is not None else (),
             excluded=tuple(excluded[rid]),
         )
-    roles = preference_order(uow, service, roles, org_zone, week_of or span.start)
+    if by_preference:
+        roles = preference_order(uow, service, roles, org_zone, week_of or span.start)
     return SlotRequest(
         duration=duration, step=timedelta(minutes=service.step_min), roles=roles,
         calendars=calendars, now=now,
@@ -284,15 +292,18 @@ class SearchAvailability:
         return self._radii(service)[0]
 
     def offered_around(self, uow: UnitOfWork, service: Service, start: datetime,
-                       now: datetime, *, restrict_to: Collection[str] | None = None
+                       now: datetime, *, restrict_to: Collection[str] | None = None,
+                       by_preference: bool = True
                        ) -> tuple[Slot | None, CalendarRead | None]:
         """`offered_slot` read as `check_reach` says: the slot, and the read with its radius
         for `alternatives_in` (None when the start is outside the bookable range)."""
         reach = self.check_reach(service, start, now)
         if reach is None:
-            return offered_slot(uow, service, start, now, restrict_to=restrict_to), None
+            return offered_slot(uow, service, start, now, restrict_to=restrict_to,
+                                by_preference=by_preference), None
         request = slot_request(uow, service, now, TimeRange(start - reach, start + reach),
-                               restrict_to=restrict_to, week_of=start)
+                               restrict_to=restrict_to, week_of=start,
+                               by_preference=by_preference)
         return slot_at(request, start), (request, reach)
 
     def _radii(self, service: Service) -> tuple[timedelta, ...]:
@@ -360,11 +371,13 @@ def lock_candidates(uow: UnitOfWork, service: Service,
 
 
 def offered_slot(uow: UnitOfWork, service: Service, start: datetime, now: datetime, *,
-                 restrict_to: Collection[str] | None = None, exclude: Exclude = Exclude()
-                 ) -> Slot | None:
-    """The slot at `start` with the resources it would take, if availability offers it now."""
+                 restrict_to: Collection[str] | None = None, exclude: Exclude = Exclude(),
+                 by_preference: bool = True) -> Slot | None:
+    """The slot at `start` with the resources it would take, if availability offers it now
+    (`by_preference` False: some free resources, see `slot_request_with_rules`)."""
     span = TimeRange(start, start + timedelta(minutes=service.duration_min))
-    request = slot_request(uow, service, now, span, restrict_to=restrict_to, exclude=exclude)
+    request = slot_request(uow, service, now, span, restrict_to=restrict_to, exclude=exclude,
+                           by_preference=by_preference)
     return slot_at(request, start)
 
 

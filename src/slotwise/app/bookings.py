@@ -120,7 +120,7 @@ class BookSlot:
             checks: list[_Checked] = []  # the last is what decided
 
             def still_possible(found: Candidates) -> bool:
-                checks.append(plan.check(uow, found))
+                checks.append(plan.check(uow, found, by_preference=False))
                 return not checks[-1].conflicts
 
             locked = lock_candidates(uow, service, restrict_to, still_possible=still_possible)
@@ -155,7 +155,8 @@ class BookSlot:
             starts = [request.start]
             plan = _Plan(service, org.timezone, request, starts, None, request.resource_ids,
                          now, self._reach(service, starts, now))
-            checked = plan.check(uow, candidates(uow, service, request.resource_ids))
+            checked = plan.check(uow, candidates(uow, service, request.resource_ids),
+                                 by_preference=False)
             if checked.conflicts:
                 raise self._unavailable(uow, service, request, starts, checked,
                                         request.resource_ids, None)
@@ -285,14 +286,18 @@ class _Plan:
     now: datetime
     reach: timedelta | None  # see BookSlot._reach
 
-    def check(self, uow: UnitOfWork, candidates: Candidates) -> _Checked:
+    def check(self, uow: UnitOfWork, candidates: Candidates, *,
+              by_preference: bool = True) -> _Checked:
+        """`by_preference` False for a check that only decides whether to go on (without the
+        lock): its slots are some free resources, not the ones to write."""
         service, starts, hold_id = self.service, self.starts, self.hold.id if self.hold else None
         span = TimeRange(starts[0], starts[-1] + timedelta(minutes=service.duration_min))
         if self.reach is not None:
             span = TimeRange(starts[0] - self.reach, starts[0] + self.reach)
         slot_req, rules = slot_request_with_rules(
             uow, service, self.now, span, restrict_to=self.restrict_to,
-            exclude=Exclude(hold_id=hold_id), org_zone=self.org_zone, week_of=starts[0])
+            exclude=Exclude(hold_id=hold_id), org_zone=self.org_zone, week_of=starts[0],
+            by_preference=by_preference)
         if self.request.recurrence is None:
             seat = joinable_slot(uow, service, starts[0], self.now,
                                  restrict_to=self.restrict_to, hold_id=hold_id)

@@ -84,7 +84,8 @@ class PlaceHold:
             checks: list[tuple[Slot | None, CalendarRead | None]] = []  # the last is what decided
 
             def still_possible(_: Candidates) -> bool:
-                checks.append(self._slot(uow, service, start, now, resource_ids, around))
+                checks.append(self._slot(uow, service, start, now, resource_ids, around,
+                                         by_preference=False))
                 return checks[-1][0] is not None
 
             if lock_candidates(uow, service, resource_ids, still_possible=still_possible):
@@ -114,7 +115,8 @@ class PlaceHold:
             if service is None:
                 return
             check_resources(uow, org_id, resource_ids)
-            slot, read = self._slot(uow, service, start, now, resource_ids, around=True)
+            slot, read = self._slot(uow, service, start, now, resource_ids, around=True,
+                                    by_preference=False)
             if slot is None:
                 raise self._refusal(uow, service, start, resource_ids, read)
 
@@ -125,15 +127,18 @@ class PlaceHold:
             service.org_id, service, start, resource_ids, uow=uow, read=read))
 
     def _slot(self, uow: UnitOfWork, service: Service, start: datetime, now: datetime,
-              resource_ids: Sequence[str] | None, around: bool
+              resource_ids: Sequence[str] | None, around: bool, *, by_preference: bool = True
               ) -> tuple[Slot | None, CalendarRead | None]:
         """The slot at `start` (a free one, or a seat in a group session), and, `around`, the
-        read around it that a refusal's alternatives can come from."""
+        read around it that a refusal's alternatives can come from. `by_preference` False
+        when only whether it is free matters (see `slot_request_with_rules`)."""
         if around:
             slot, read = self._search.offered_around(uow, service, start, now,
-                                                     restrict_to=resource_ids)
+                                                     restrict_to=resource_ids,
+                                                     by_preference=by_preference)
         else:
-            slot, read = offered_slot(uow, service, start, now, restrict_to=resource_ids), None
+            slot, read = offered_slot(uow, service, start, now, restrict_to=resource_ids,
+                                      by_preference=by_preference), None
         return slot or joinable_slot(uow, service, start, now, restrict_to=resource_ids), read
 
 
