@@ -203,6 +203,23 @@ def test_weights_choose_first_then_the_least_booked_takes_the_next(org: Org) -> 
     assert book(org, plain["id"], f"{WED}T09:00:00Z")["resource_ids"] == [second]
 
 
+def test_in_a_rush_the_least_booked_still_takes_the_next(org: Org) -> None:
+    """After a refusal the service's writers check first without the lock, and that check
+    skips the preference order; the booking itself is still chosen by it, under the lock."""
+    a = resource(org, name="A")
+    b = resource(org, name="B")
+    svc = service(org, duration_min=60)
+    first, second = sorted([a["id"], b["id"]])  # equal load: by id
+    assert book(org, svc["id"], f"{TUE}T09:00:00Z")["resource_ids"] == [first]
+    assert book(org, svc["id"], f"{TUE}T09:00:00Z")["resource_ids"] == [second]
+    assert book(org, svc["id"], f"{TUE}T10:00:00Z")["resource_ids"] == [first]
+    refused = org.post("/v1/bookings", {"service_id": svc["id"], "start": f"{TUE}T09:00:00Z",
+                                        "customer": {"name": "R", "email": "r@x.org"}})
+    assert refused.status_code == 409  # the service is in a rush now
+    # The first has two bookings this week, the second one: round robin picks the second.
+    assert book(org, svc["id"], f"{WED}T09:00:00Z")["resource_ids"] == [second]
+
+
 def test_a_service_patch_changes_its_rules_and_keeps_the_rest(org: Org) -> None:
     resource(org)
     svc = service(org, duration_min=60)
