@@ -10,18 +10,30 @@ and `ROLLBACK` are not among them) and its CPU time per call (the median of the 
 means). Beside them, the statement's own ceiling measured in the same process: one
 `SELECT 1` through SQLAlchemy over the same pool, and one through the bare psycopg
 connection. A call costing N such statements' CPU does that much work in Python around them.
+
+Then where a rush's 409 spends the rest of a server's CPU, short of uvicorn and the sockets:
+the bearer token's authentication alone, and the whole request through the ASGI application
+in this process (FastAPI, its middleware, authentication, two hand-overs to the thread pool
+and back, the problem answer), one request at a time, then 16 at once (a server process's
+share of 64 clients on 4 processes) on one request thread and on the default 4. This process
+has both cores to itself; a server process shares them with three others, PostgreSQL and the
+clients, so its threads meet less often on the GIL than here.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio.to_thread
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
@@ -40,6 +52,8 @@ from slotwise.testing.stress.servers import (
 )
 
 BOOKED = 100  # the calendar's bookings: 100 one-hour starts, back to back on weekdays
+IN_FLIGHT = 16  # requests at once through the ASGI app: 64 clients over 4 server processes
+REQUEST_THREADS = 4  # SLOTWISE_REQUEST_THREADS' default
 
 
 def cpu_per_call(call: Callable[[int], object], calls: int, batches: int) -> float:
@@ -75,6 +89,61 @@ def statements_of(container: Container, call: Callable[[int], object], n: int) -
     return len(sent)
 
 
+async def asgi_post(app: FastAPI, path: str, body: dict[str, Any],
+                    headers: dict[str, str]) -> int:
+    """One POST through the ASGI application, as uvicorn would call it; the status."""
+    raw = json.dumps(body).encode()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80), "state": {},
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+             + [(b"content-type", b"application/json"),
+                (b"content-length", str(len(raw)).encode())]}
+    messages = [{"type": "http.request", "body": raw, "more_body": False}]
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()  # the client stays connected until the answer
+        raise AssertionError("unreachable")
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def asgi_cpu_per_request(app: FastAPI, request: Callable[[int], tuple[str, dict[str, Any]]],
+                         headers: dict[str, str], expected: int, *, in_flight: int,
+                         threads: int, calls: int, batches: int) -> float:
+    """As `cpu_per_call`, for requests through the ASGI app, `in_flight` at once on
+    `threads` request threads."""
+
+    async def batch(first: int) -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        numbers = iter(range(first, first + calls))
+
+        async def client() -> None:
+            for n in numbers:
+                status = await asgi_post(app, *request(n), headers)
+                if status != expected:
+                    raise AssertionError(f"answered {status}, not {expected}")
+
+        await asyncio.gather(*(client() for _ in range(in_flight)))
+
+    means = []
+    for b in range(batches):
+        started = time.process_time()
+        asyncio.run(batch(b * calls))
+        means.append((time.process_time() - started) / calls)
+    return statistics.median(means)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=400, help="calls per batch")
@@ -93,7 +162,8 @@ def main() -> None:
 
 
 def measure(container: Container, calls: int, batches: int) -> None:
-    with TestClient(create_app(container.use_cases)) as client:
+    app = create_app(container.use_cases)
+    with TestClient(app) as client:
         org = api.signup(client, timezone="UTC")
         _, service_id = sc.one_resource_service(org)
         starts = sc.weekday_starts(sc.FIRST_DAY, BOOKED + calls * batches + 2)
@@ -127,6 +197,27 @@ def measure(container: Container, calls: int, batches: int) -> None:
         call(-1)  # warms the catalog cache and the prepared statements; a refusal, the rush
         sent = statements_of(container, call, -2)
         rows.append((label, str(sent), cpu_per_call(call, calls, batches)))
+
+    def authenticate(_: int) -> object:
+        return container.use_cases.accounts.authenticate(org.token)
+
+    rows.append(("authentication of the bearer token alone", str(statements_of(
+        container, authenticate, 0)), cpu_per_call(authenticate, calls, batches)))
+    taken_start = taken.isoformat().replace("+00:00", "Z")
+
+    def refusal(n: int) -> tuple[str, dict[str, Any]]:
+        return "/v1/bookings", {"service_id": service_id, "start": taken_start,
+                                "customer": {"name": "Bench", "email": f"r{n}@example.com"}}
+
+    sent = statements_of(container, lambda n: asyncio.run(
+        asgi_post(app, *refusal(n), org.headers)), -3)
+    for in_flight, threads in ((1, REQUEST_THREADS), (IN_FLIGHT, 1),
+                               (IN_FLIGHT, REQUEST_THREADS)):
+        label = (f"the 409 through the ASGI app, {in_flight} at once on {threads} "
+                 f"thread{'s' if threads > 1 else ''}")
+        rows.append((label, str(sent), asgi_cpu_per_request(
+            app, refusal, org.headers, 409, in_flight=in_flight, threads=threads,
+            calls=calls, batches=batches)))
     with container.engine.connect() as connection:
         rows.append(("one SELECT 1 through SQLAlchemy (ceiling)", "1", cpu_per_call(
             lambda _: connection.execute(text("SELECT 1")).scalar(), calls, batches)))
@@ -134,7 +225,7 @@ def measure(container: Container, calls: int, batches: int) -> None:
         assert raw is not None
         rows.append(("one SELECT 1 through psycopg (ceiling)", "1", cpu_per_call(
             lambda _: raw.execute("SELECT 1").fetchone(), calls, batches)))
-    statement = rows[2][2]
+    statement = next(seconds for label, _, seconds in rows if "SQLAlchemy" in label)
     print(f"use case CPU per call, in process, on a calendar of {BOOKED} bookings "
           f"(median of {batches} batches of {calls} calls)\n")
     width = max(len(r[0]) for r in rows)
