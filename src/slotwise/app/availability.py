@@ -126,7 +126,8 @@ def slot_request_with_rules(
 # The engine's Busy of each BusyRange, once per object: the store hands out one BusyRange per
 # distinct row it reads (store/repositories/busy.py), so a busy calendar's rows come back as
 # the same objects read after read. Keyed by identity, holding the object (its id stays its
-# own while it is held); cleared when full.
+# own while it is held); cleared when full. Holds are not kept: they live for minutes, and
+# those in Redis come as new objects on every read, so keeping them would only fill it.
 _ENGINE_BUSY: dict[int, tuple[BusyRange, Busy]] = {}
 MAX_ENGINE_BUSY = 32_768
 
@@ -138,9 +139,10 @@ def _engine_busy(taken: BusyRange) -> Busy:
     busy = Busy(TimeRange(taken.start, taken.end), taken.kind, taken.source_id,
                 TimeRange(taken.booked_start, taken.booked_end)
                 if taken.booked_start is not None and taken.booked_end is not None else None)
-    if len(_ENGINE_BUSY) >= MAX_ENGINE_BUSY:
-        _ENGINE_BUSY.clear()
-    _ENGINE_BUSY[id(taken)] = (taken, busy)
+    if taken.kind != "hold":
+        if len(_ENGINE_BUSY) >= MAX_ENGINE_BUSY:
+            _ENGINE_BUSY.clear()
+        _ENGINE_BUSY[id(taken)] = (taken, busy)
     return busy
 
 
