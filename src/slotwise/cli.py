@@ -12,6 +12,16 @@ def main() -> None:
     """slotwise: self-hostable booking and scheduling."""
 
 
+def warn_about_secret(settings: Settings) -> None:
+    """Said at every start of a server or worker, never refused: the embedded default must
+    run with no setting at all, but a real deployment must not keep the published secret."""
+    if settings.uses_development_secret:
+        click.echo("warning: SLOTWISE_SECRET_KEY is the published development default, so "
+                   "anyone can derive the keys that sign list cursors, customers' manage "
+                   "links and waitlist offers; set a long random one, the same on every "
+                   "process and host", err=True)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -26,6 +36,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_json)
+    warn_about_secret(settings)
     build(settings, migrate=True).close()
     if workers > 1 and settings.is_sqlite:
         raise click.UsageError("several workers need PostgreSQL (SLOTWISE_DATABASE_URL)")
@@ -54,6 +65,7 @@ def worker() -> None:
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_json)
+    warn_about_secret(settings)
     if settings.is_sqlite:
         raise click.UsageError("on SQLite the jobs run inside `slotwise serve` "
                                "(embedded mode); workers need PostgreSQL")

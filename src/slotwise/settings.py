@@ -14,6 +14,9 @@ def _default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / 'slotwise.db'}"
 
 
+DEVELOPMENT_SECRET_KEY = "change-me-in-production"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLOTWISE_", env_file=".env", extra="ignore")
 
@@ -32,7 +35,7 @@ class Settings(BaseSettings):
     now: AwareDatetime | None = None
 
     # security
-    secret_key: SecretStr = SecretStr("change-me-in-production")
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
     session_lifetime_s: int = Field(default=14 * 24 * 3600, ge=60)
     # Argon2id cost (RFC 9106's second recommended option by default); tests lower it
     password_hash_time_cost: int = Field(default=3, ge=1)
@@ -139,6 +142,12 @@ class Settings(BaseSettings):
             raise ValueError("SMS needs SLOTWISE_TWILIO_ACCOUNT_SID, SLOTWISE_TWILIO_AUTH_TOKEN "
                              "and SLOTWISE_TWILIO_FROM together")
         return self
+
+    @property
+    def uses_development_secret(self) -> bool:
+        """Whether the secret is the published default: anyone could then derive the keys
+        that sign list cursors, manage links, waitlist offers and calendar sign-in state."""
+        return self.secret_key.get_secret_value() == DEVELOPMENT_SECRET_KEY
 
     @cached_property
     def is_sqlite(self) -> bool:
