@@ -1,10 +1,13 @@
 """Several hosts work as one: two separate `slotwise serve` commands (as on two machines) on one
-PostgreSQL and one Redis, with the same `SLOTWISE_SECRET_KEY`. What one host does, the other
-sees at once: the session, a catalog change behind the other's cache, a hold in Redis, a
-released hold, a customer's manage link, a list cursor."""
+PostgreSQL and one Redis, with the same `SLOTWISE_SECRET_KEY`, and a `slotwise worker`. What
+one host does, the other sees at once: the session, a catalog change behind the other's cache,
+a hold in Redis, a released hold, a customer's manage link, a list cursor, and a booking's
+live update on a page listening to the other host."""
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +19,7 @@ from slotwise.testing.stress.servers import (
     PrivatePostgres,
     PrivateRedis,
     Server,
+    WorkerProcess,
     private_postgres_database,
 )
 
@@ -27,12 +31,14 @@ NINE, TEN = f"{DAY}T09:00:00Z", f"{DAY}T10:00:00Z"
 @pytest.fixture
 def two_hosts(private_postgres: PrivatePostgres, private_redis: PrivateRedis
               ) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """Two hosts' clients; a `slotwise worker` (the lifecycle, the outbox relay) beside them."""
     env = {"SLOTWISE_SECRET_KEY": SECRET, "SLOTWISE_JOBS": "external"}
     with private_postgres_database(private_postgres) as url, \
             Server(url, now=PINNED_NOW, redis_url=private_redis.url, pool_size=2,
                    extra_env=env) as first, \
             Server(url, now=PINNED_NOW, redis_url=private_redis.url, pool_size=2,
                    extra_env=env) as second, \
+            WorkerProcess(first), \
             httpx.Client(base_url=first.base_url, timeout=30) as a, \
             httpx.Client(base_url=second.base_url, timeout=30) as b:
         yield a, b
@@ -100,3 +106,38 @@ def test_two_hosts_on_one_database_and_redis_serve_as_one(
     assert second_page.status_code == 200, second_page.text
     seen = [first_page.json()["items"][0]["id"], second_page.json()["items"][0]["id"]]
     assert seen[0] != seen[1] and booking_id in seen
+
+
+def test_a_booking_on_one_host_reaches_a_live_page_on_the_other(
+        two_hosts: tuple[httpx.Client, httpx.Client]) -> None:
+    a, b = two_hosts
+    org = signup(a, timezone="UTC")
+    practitioner = resource(org)
+    svc = service(org, requirements=[{"kind": "practitioner",
+                                      "resource_ids": [practitioner["id"]]}])
+    listening = threading.Event()
+    events: list[dict[str, object]] = []
+    failed: list[Exception] = []
+
+    def listen() -> None:  # a booking page open on host b
+        try:
+            with b.stream("GET", f"/v1/public/{org.slug}/live",
+                          params={"service": svc["slug"]}, timeout=30) as answer:
+                for line in answer.iter_lines():
+                    listening.set()
+                    if line.startswith("data: "):
+                        events.append(json.loads(line.removeprefix("data: ")))
+                        return
+        except Exception as error:  # the assertion below says what happened
+            failed.append(error)
+            listening.set()
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert listening.wait(30) and not failed, failed
+    book(org, svc["id"], TEN)  # on host a; the worker relays it, host b's stream hears it
+    listener.join(30)
+    assert not failed, failed
+    assert events == [{"type": "slots", "service_ids": [svc["id"]],
+                       "resource_ids": [practitioner["id"]], "start": TEN,
+                       "end": f"{DAY}T11:00:00Z"}], events
