@@ -13,7 +13,9 @@ insert through FastAPI, a sync route and SQLAlchemy, nothing else; with `--jobs 
 the time one `slotwise worker` takes to do the lifecycle's work the load left), `contention`
 (10,000 attempts on 100 slots on 4 processes), `scenarios` (reschedule storm,
 cancel-and-rebook, multi-resource, series against singles, one Idempotency-Key twenty times
-at once). Everything runs on a private PostgreSQL
+at once), `lane` (10,000 refusals on 100 taken slots through slotwise and through
+bench/refusal_lane.py, alternately: what rewriting the refusal path would buy at most).
+Everything runs on a private PostgreSQL
 cluster (initdb in a temporary directory), so nothing else on the machine is disturbed and
 nothing disturbs it but the machine's own load. Medians and ratios are from one run; the
 machine is noisy: the load average is printed at the start and the end.
@@ -28,6 +30,7 @@ import argparse
 import contextlib
 import os
 import platform
+import random
 import re
 import subprocess
 import sys
@@ -143,15 +146,16 @@ def pgbench(pg: PrivatePostgres, database: str, *, clients: int, seconds: int,
 
 
 class CeilingServer:
-    """bench/ceiling_asgi.py (or, `floor`, bench/stack_floor.py) under uvicorn with `workers`
-    processes."""
+    """bench/ceiling_asgi.py (or, `floor`, bench/stack_floor.py; or another bench app's
+    factory) under uvicorn with `workers` processes."""
 
-    def __init__(self, database_url: str, workers: int, *, floor: bool = False) -> None:
+    def __init__(self, database_url: str, workers: int, *, floor: bool = False,
+                 app: str | None = None, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "CEILING_DATABASE_URL": database_url.replace("+psycopg", ""),
-               "FLOOR_DATABASE_URL": database_url}
-        app = "stack_floor:create" if floor else "ceiling_asgi:create"
+               "FLOOR_DATABASE_URL": database_url, **(extra_env or {})}
+        app = app or ("stack_floor:create" if floor else "ceiling_asgi:create")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), app,
              "--factory", "--workers", str(workers), "--port", str(self.port),
@@ -326,7 +330,55 @@ def part_scenarios(pg: PrivatePostgres, cfg: Config, reports: list[InvariantRepo
     table(["scenario", "load s", "p50 ms", "p99 ms", "statuses"], rows)
 
 
-PARTS = ["ceilings", "throughput", "contention", "scenarios"]
+def part_lane(pg: PrivatePostgres, cfg: Config) -> None:
+    """The same refusals through slotwise and through bench/refusal_lane.py, alternately."""
+    processes, attempts = max(cfg.processes), cfg.contention_attempts
+    print(f"== A rewrite's upper bound: {attempts:,} refusals on 100 taken slots, {processes} "
+          f"processes, {cfg.clients} clients,\n   through slotwise and through "
+          "bench/refusal_lane.py (the same reads and engine on async psycopg, no FastAPI, "
+          "no request threads), alternately\n")
+    if cfg.redis_url is None:
+        print("   (needs holds in Redis: skipped with --holds sql)\n")
+        return
+    with private_postgres_database(pg) as url, cfg.server(url, processes) as server, \
+            sc.organisation(server.base_url) as org:
+        _, service_id = sc.one_resource_service(org)
+        starts = sc.weekday_starts(sc.FIRST_DAY, 100)
+        booked = run_load(run_calls(server.base_url,
+                                    [sc.book_call(org, service_id, s) for s in starts], 8))
+        assert {a.status for a in booked} == {201}, "every start is booked first"
+        order = [starts[i % len(starts)] for i in range(attempts)]
+        random.Random(3).shuffle(order)
+        calls = [sc.book_call(org, service_id, start) for start in order]
+        lane = CeilingServer(url, processes, app="refusal_lane:create", extra_env={
+            "LANE_DATABASE_URL": url, "LANE_REDIS_URL": cfg.redis_url,
+            "SLOTWISE_NOW": sc.PINNED_NOW})
+        try:
+            targets = {"slotwise": server.base_url, "refusal lane": lane.base_url}
+            for base_url in targets.values():  # warm: plans, prepared statements, the rush
+                run_load(run_calls(base_url, calls[:400], cfg.clients))
+            rows = []
+            alternatives: dict[str, dict[str, object]] = {}
+            for _ in range(2):
+                for name, base_url in targets.items():
+                    started = time.perf_counter()
+                    answers = run_load(run_calls(base_url, calls, cfg.clients))
+                    f = figures(answers, time.perf_counter() - started)
+                    rows.append([name, f"{f.elapsed_s:.1f}", f"{f.answers_per_s:.0f}",
+                                 f"{f.p50_ms:.0f}", f"{f.p99_ms:.0f}", str(f.statuses)])
+                    alternatives[name] = {
+                        a.call.body["start"]: a.body.get("alternatives")  # type: ignore[index]
+                        for a in answers if isinstance(a.body, dict)}
+        finally:
+            lane.close()
+    table(["answered by", "resolved in s", "answers/s", "p50 ms", "p99 ms", "statuses"], rows)
+    same = sum(alternatives["slotwise"].get(start) == found
+               for start, found in alternatives["refusal lane"].items())
+    print(f"   the same alternatives from both, per taken start: {same} of "
+          f"{len(alternatives['refusal lane'])}\n")
+
+
+PARTS = ["ceilings", "throughput", "contention", "scenarios", "lane"]
 
 
 def main() -> None:
@@ -371,6 +423,8 @@ def main() -> None:
             part_contention(pg, cfg, reports)
         if "scenarios" in parts:
             part_scenarios(pg, cfg, reports)
+        if "lane" in parts:
+            part_lane(pg, cfg)
     if reports:
         print("== Invariants, read from the database after each run\n")
         reports_printed(reports)
