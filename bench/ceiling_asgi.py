@@ -14,17 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
+from bare_asgi import Receive, Send, body_of, lifespan
 
 POOL_SIZE = int(os.environ.get("CEILING_POOL_SIZE", "10"))
 INSERT = ("INSERT INTO bench_allocations (resource_id, blocked_start, blocked_end, active) "
           "VALUES (%s, %s, %s, true) ON CONFLICT DO NOTHING RETURNING id")
 
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Ceiling:
@@ -40,17 +38,9 @@ class Ceiling:
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await self._open()  # the connections, opened once per worker at start-up
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await lifespan(receive, send, self._open)  # connections once per worker
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await body_of(receive)
         status = 200
         if scope["method"] == "POST":
             request = json.loads(body)

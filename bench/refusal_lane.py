@@ -22,13 +22,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 import redis.asyncio
+from bare_asgi import Receive, Send, body_of, lifespan
 from sqlalchemy import create_engine
 
 from slotwise.api.schemas.bookings import BookingIn
@@ -47,8 +47,6 @@ SESSION = ("SELECT s.expires_at, u.org_id FROM auth_sessions s JOIN users u "
            "ON u.id = s.user_id WHERE s.token_hash = %s")
 ORGANISATION = "SELECT timezone, catalog_version FROM organisations WHERE id = %s"
 
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Lane:
@@ -77,17 +75,9 @@ class Lane:
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await self._open()
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await lifespan(receive, send, self._open)  # connections once per worker
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await body_of(receive)
         status, answer = 200, {"ok": True}
         if scope["method"] == "POST":
             token = dict(scope["headers"])[b"authorization"].decode().split(" ", 1)[1]
