@@ -48,7 +48,6 @@ SESSION = ("SELECT s.expires_at, u.org_id FROM auth_sessions s JOIN users u "
 ORGANISATION = "SELECT timezone, catalog_version FROM organisations WHERE id = %s"
 
 
-
 class Lane:
     def __init__(self, database_url: str, redis_url: str, key_prefix: str) -> None:
         self.database_url = database_url
