@@ -32,7 +32,7 @@ from bare_asgi import Receive, Send, body_of, lifespan
 from sqlalchemy import create_engine
 
 from slotwise.api.schemas.bookings import BookingIn
-from slotwise.app.availability import ALTERNATIVES_RADII, _engine_busy, slot_request
+from slotwise.app.availability import ALTERNATIVES_RADII, engine_busy, slot_request
 from slotwise.bootstrap import Container, build
 from slotwise.domain.ids import digest
 from slotwise.domain.model import Service
@@ -115,7 +115,7 @@ class Lane:
             made = _MADE.get(tuple(row))
             if made is None:
                 made = _MADE[tuple(row)] = _busy_range(*row)
-            busy[made.resource_id].append(_engine_busy(made))
+            busy[made.resource_id].append(engine_busy(made))
         request = replace(template, calendars={
             rid: replace(cal, busy=tuple(busy[rid])) for rid, cal in template.calendars.items()})
         if slot_at(request, wanted.start) is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import redis
+import redis.asyncio
 from sqlalchemy import Engine, text
 
 from slotwise.app.accounts import Accounts
@@ -41,6 +42,7 @@ from slotwise.app.notifications import Links, NotificationReactor, Notifications
 from slotwise.app.payments import PaymentGate, PaymentReactor, Payments
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
+from slotwise.app.rush import RushRefusals
 from slotwise.app.waitlist import OperateWaitlist, WaitlistReactor
 from slotwise.app.webhooks import OperateWebhooks, WebhookReactor
 from slotwise.domain.calendars import (
@@ -54,7 +56,7 @@ from slotwise.domain.meetings import MeetingProvider
 from slotwise.domain.payments import PaymentGateway
 from slotwise.domain.ports import Clock
 from slotwise.holds.fallback import CircuitBreaker, RedisHoldsFactory
-from slotwise.holds.redis import RedisHoldStore
+from slotwise.holds.redis import AsyncLiveHolds, RedisHoldStore
 from slotwise.holds.sql import SqlHoldStore
 from slotwise.integrations.calendars.caldav import CalDavCalendar
 from slotwise.integrations.calendars.google import GoogleCalendar
@@ -77,6 +79,7 @@ from slotwise.settings import Settings
 from slotwise.store.database import make_engine
 from slotwise.store.idempotency import SqlIdempotencyStore
 from slotwise.store.migrate import upgrade
+from slotwise.store.rush_reads import PostgresRushReads
 from slotwise.store.uow import HoldsFactory, SqlUnitOfWorkFactory
 from slotwise.worker.tasks import registry
 
@@ -253,13 +256,13 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
         clock = FrozenClock(settings.now) if settings.now is not None else SystemClock()
     holds: HoldsFactory = SqlHoldStore
     client = None
+    breaker = CircuitBreaker()  # shared by the units of work and the rush lane's reads
     if settings.redis_url is not None:
         # Short timeouts: an unreachable Redis costs one of them per breaker cooldown, after
         # which holds fall back to SQL (holds/fallback.py).
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
                                       socket_connect_timeout=settings.redis_timeout_s)
-        holds = RedisHoldsFactory(RedisHoldStore(client, settings.redis_key_prefix),
-                                  CircuitBreaker())
+        holds = RedisHoldsFactory(RedisHoldStore(client, settings.redis_key_prefix), breaker)
     uow = SqlUnitOfWorkFactory(engine, holds)
     search = SearchAvailability(uow, clock)
     readiness = Readiness(engine, settings.redis_url)
@@ -353,12 +356,28 @@ def build(settings: Settings, *, migrate: bool = False, clock: Clock | None = No
                                    min_poll_s=settings.calendar_min_poll_s),
         conflicts=OperateConflicts(uow, clock, waitlist, detector),
         live=live,
+        rush=_rush_lane(settings, uow, clock, search, breaker),
         cursor_secret=hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest(),
         checks=checks,
     )
     return Container(settings=settings, engine=engine, use_cases=use_cases, uow=uow,
                      redis=client, meeting_providers=providers,
                      closers=[*closers, *messaging.closers, *calendars.closers])
+
+
+def _rush_lane(settings: Settings, uow: SqlUnitOfWorkFactory, clock: Clock,
+               search: SearchAvailability, breaker: CircuitBreaker) -> RushRefusals | None:
+    """The rush lane on PostgreSQL (its reads are async psycopg); None on SQLite, where one
+    writer at a time leaves it nothing to win."""
+    if not settings.rush_lane or not settings.database_url.startswith("postgresql"):
+        return None
+    redis_holds = None
+    if settings.redis_url is not None:
+        redis_holds = AsyncLiveHolds(redis.asyncio.Redis.from_url(
+            settings.redis_url, socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s), settings.redis_key_prefix)
+    return RushRefusals(uow, clock, search,
+                        PostgresRushReads(settings.database_url, redis_holds, breaker))
 
 
 def live_bus(settings: Settings) -> LiveBus:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     # fight over the GIL, and every hand-over costs CPU (anyio's 40: p99 ~1.5 s at 64 clients
     # in bench/stress.py; 8 spent a fifth more CPU per request than 2-4)
     request_threads: int = Field(default=4, ge=1, le=256)
+    # PostgreSQL only: refuse a rush's taken starts from async reads before the request cycle
+    # (app/rush.py); off, every attempt takes the full path
+    rush_lane: bool = True
     redis_url: str | None = None  # unset: holds live in the database
     redis_timeout_s: float = Field(default=0.5, gt=0)
     redis_key_prefix: str = "slotwise"  # lets deployments (and test runs) share one Redis

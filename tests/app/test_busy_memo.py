@@ -15,10 +15,10 @@ END = START + timedelta(hours=1)
 def test_a_bookings_busy_time_is_made_once_and_a_holds_anew_each_time() -> None:
     booking = BusyRange("booking", "b1", "r1", START, END, START, END)
     hold = BusyRange("hold", "h1", "r1", START, END)
-    made = availability._engine_busy(booking)
-    assert availability._engine_busy(booking) is made
+    made = availability.engine_busy(booking)
+    assert availability.engine_busy(booking) is made
     kept = len(availability._ENGINE_BUSY)
-    first, again = availability._engine_busy(hold), availability._engine_busy(hold)
+    first, again = availability.engine_busy(hold), availability.engine_busy(hold)
     assert first == again and first is not again
     assert (first.range.start, first.range.end, first.reason, first.ref) == (
         START, END, "hold", "h1")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -24,6 +27,7 @@ from slotwise.api.routers import (
     waitlist,
     webhooks,
 )
+from slotwise.api.rush_lane import RushLane
 from slotwise.api.schemas.common import Problem, SlotProblem
 from slotwise.app.container import UseCases
 from slotwise.web import pages
@@ -31,6 +35,7 @@ from slotwise.web import pages
 
 def create_app(use_cases: UseCases) -> FastAPI:
     app = FastAPI(
+        lifespan=lambda _: _lifespan(use_cases),
         title="slotwise",
         version="1",
         summary="Booking and scheduling: availability, holds, bookings; no double-bookings.",
@@ -41,6 +46,7 @@ def create_app(use_cases: UseCases) -> FastAPI:
     errors.install(app)
     # Starlette runs the last added middleware first: observe wraps idempotency.
     app.add_middleware(middleware.Idempotency)
+    app.add_middleware(RushLane)
     app.add_middleware(middleware.SingleQueryValues)
     app.add_middleware(middleware.Observe)
     # The busiest routes first: a request walks the routes in order until one matches (the
@@ -53,6 +59,22 @@ def create_app(use_cases: UseCases) -> FastAPI:
     pages.install(app)  # after the API: `/{org_slug}` must not shadow an API path
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+@asynccontextmanager
+async def _lifespan(use_cases: UseCases) -> AsyncIterator[None]:
+    """The rush lane's reads live in the event loop that serves the requests: opened when it
+    starts (unless another application on the same use cases has them open), closed when it
+    ends. Without a lifespan (a test client outside `with`) every attempt takes the full path."""
+    reads = use_cases.rush.reads if use_cases.rush is not None else None
+    opened = reads is not None and not reads.is_open
+    if opened and reads is not None:
+        await reads.open()
+    try:
+        yield
+    finally:
+        if opened and reads is not None:
+            await reads.close()
 
 
 def _openapi(app: FastAPI) -> dict[str, object]:

@@ -20,6 +20,10 @@ class Metrics:
         self.bookings_refused = Counter(
             "slotwise_bookings_refused_total", "Booking attempts refused with a conflict",
             ["reason"], registry=self.registry)
+        self.rush_lane = Counter(
+            "slotwise_rush_lane_total",
+            "Booking attempts in a rush the rush lane looked at: 'refused' it answered, "
+            "'passed' it handed to the full path", ["outcome"], registry=self.registry)
 
 
 def metrics(request: Request) -> Metrics:

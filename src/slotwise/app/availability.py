@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from slotwise.app.rules import (
@@ -75,6 +75,63 @@ def slot_request_with_rules(
     if org_zone is None:
         org = uow.organisations.get(service.org_id)
         org_zone = org.timezone if org else "UTC"
+    plan = calendar_plan(uow, service, restrict_to=restrict_to)
+    busy: dict[str, list[Busy]] = {rid: [] for rid in plan.pooled}
+    for taken in uow.busy_time(service.org_id, plan.pooled, *plan.busy_span(span), now):
+        if not _excluded(taken, exclude):
+            busy[taken.resource_id].append(engine_busy(taken))
+    rules = rule_state(uow, service, org_zone, plan.resources, plan.locations, span, now,
+                       exclude)
+    roles = plan.roles
+    if by_preference:
+        roles = preference_order(uow, service, roles, org_zone, week_of or span.start)
+    return plan.request(busy, rules.excluded(), now, roles=roles,
+                        must_include=must_include), rules
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarPlan:
+    """What a service's calendars take from the catalog alone: its pools, each pooled
+    resource's hours (cut by its location's) and own buffers. The same at one catalog
+    version, so a caller may keep it while the version holds (the rush lane, app/rush.py)."""
+
+    service: Service
+    roles: tuple[RolePool, ...]
+    resources: Mapping[str, Resource]  # the pooled ones, by id
+    locations: Mapping[str, Location]  # theirs, by id
+    calendars: Mapping[str, ResourceCalendar]  # without busy time or excluded starts
+    pooled: list[str]  # the resources' ids, sorted
+    reach_before: timedelta  # the largest buffer before a start, of any level
+    reach_after: timedelta
+
+    def busy_span(self, span: TimeRange) -> tuple[datetime, datetime]:
+        """The window whose busy time decides the starts in `span`."""
+        duration = timedelta(minutes=self.service.duration_min)
+        return span.start - self.reach_before, span.end + duration + self.reach_after
+
+    def request(self, busy: Mapping[str, list[Busy]], excluded: Mapping[str, list[Busy]],
+                now: datetime, *, roles: tuple[RolePool, ...] | None = None,
+                must_include: str | None = None) -> SlotRequest:
+        """The engine's request: these calendars with `busy` and `excluded` (by resource)."""
+        service = self.service
+        return SlotRequest(
+            duration=timedelta(minutes=service.duration_min),
+            step=timedelta(minutes=service.step_min),
+            roles=self.roles if roles is None else roles,
+            calendars={rid: replace(calendar, busy=tuple(busy.get(rid, ())),
+                                    excluded=tuple(excluded.get(rid, ())))
+                       for rid, calendar in self.calendars.items()},
+            now=now,
+            buffer_before=timedelta(minutes=service.buffer_before_min),
+            buffer_after=timedelta(minutes=service.buffer_after_min),
+            min_notice=timedelta(minutes=service.min_notice_min),
+            max_advance=timedelta(days=service.max_advance_days), must_include=must_include,
+        )
+
+
+def calendar_plan(uow: UnitOfWork, service: Service, *,
+                  restrict_to: Collection[str] | None = None) -> CalendarPlan:
+    """The catalog's part of `slot_request` (see `CalendarPlan`)."""
     resources = uow.resources.list(service.org_id)
     roles = role_pools(requirements(service), [profile(r) for r in resources], restrict_to)
     pooled = sorted({rid for role in roles for rid in role.resource_ids})
@@ -85,18 +142,10 @@ def slot_request_with_rules(
         for lid, hours in uow.locations.schedules(service.org_id, sorted(locations)).items()
     }
     own = {rid: own_buffers(r, locations.get(r.location_id or "")) for rid, r in by_id.items()}
-    duration = timedelta(minutes=service.duration_min)
     reach_before = max([timedelta(minutes=service.buffer_before_min),
                         *(b for b, _ in own.values())])
     reach_after = max([timedelta(minutes=service.buffer_after_min),
                        *(a for _, a in own.values())])
-    lo, hi = span.start - reach_before, span.end + duration + reach_after
-    busy: dict[str, list[Busy]] = {rid: [] for rid in pooled}
-    for taken in uow.busy_time(service.org_id, pooled, lo, hi, now):
-        if not _excluded(taken, exclude):
-            busy[taken.resource_id].append(_engine_busy(taken))
-    rules = rule_state(uow, service, org_zone, by_id, locations, span, now, exclude)
-    excluded = rules.excluded()
     schedules = uow.schedules.many(service.org_id, pooled)
     calendars = {}
     for rid, r in by_id.items():
@@ -105,22 +154,12 @@ def slot_request_with_rules(
             resource_id=rid,
             schedule=(to_engine_schedule(schedules[rid], schedule_zone(schedules[rid], r))
                       if rid in schedules else None),
-            busy=tuple(busy[rid]),
             buffer_before=own[rid][0],
             buffer_after=own[rid][1],
             within=(opening,) if opening is not None else (),
-            excluded=tuple(excluded[rid]),
         )
-    if by_preference:
-        roles = preference_order(uow, service, roles, org_zone, week_of or span.start)
-    return SlotRequest(
-        duration=duration, step=timedelta(minutes=service.step_min), roles=roles,
-        calendars=calendars, now=now,
-        buffer_before=timedelta(minutes=service.buffer_before_min),
-        buffer_after=timedelta(minutes=service.buffer_after_min),
-        min_notice=timedelta(minutes=service.min_notice_min),
-        max_advance=timedelta(days=service.max_advance_days), must_include=must_include,
-    ), rules
+    return CalendarPlan(service, roles, by_id, locations, calendars, pooled, reach_before,
+                        reach_after)
 
 
 # The engine's Busy of each BusyRange, once per object: the store hands out one BusyRange per
@@ -132,7 +171,7 @@ _ENGINE_BUSY: dict[int, tuple[BusyRange, Busy]] = {}
 MAX_ENGINE_BUSY = 32_768
 
 
-def _engine_busy(taken: BusyRange) -> Busy:
+def engine_busy(taken: BusyRange) -> Busy:
     known = _ENGINE_BUSY.get(id(taken))
     if known is not None and known[0] is taken:
         return known[1]
@@ -250,7 +289,7 @@ class SearchAvailability:
         """The offered starts nearest to `near`, for a 409 answer: from `read` when the
         writer's own check read far enough around `near`, else read in `uow` (when the caller
         has one open outside any write it made)."""
-        _remember(self._refused, service.id, self._monotonic())
+        self.note_refused(service.id)
         if read is not None:
             found = self.alternatives_in(read[0], service, near, read[1])
             if found is not None:
@@ -308,12 +347,21 @@ class SearchAvailability:
                                by_preference=by_preference)
         return slot_at(request, start), (request, reach)
 
+    def note_refused(self, service_id: str) -> None:
+        """A start of the service was refused (by a caller that answers its own 409s: the
+        rush lane): the hint `refused_lately` gives."""
+        _remember(self._refused, service_id, self._monotonic())
+
     def _radii(self, service: Service) -> tuple[timedelta, ...]:
+        return self.radii(service.id)
+
+    def radii(self, service_id: str) -> tuple[timedelta, ...]:
+        """How far around a refused start its alternatives are searched, in turn."""
         # A day either side first: when it holds enough starts they are the nearest (anything
         # outside is further away), and a busy calendar's 409s stay cheap. But when a day came
         # up short moments ago, this is a rush on a full stretch, where every refused attempt
         # would read the calendar twice: two weeks at once (the answer is the same).
-        if self._monotonic() - self._short_days.get(service.id, -WIDE_FIRST_FOR_S) \
+        if self._monotonic() - self._short_days.get(service_id, -WIDE_FIRST_FOR_S) \
                 < WIDE_FIRST_FOR_S:
             return ALTERNATIVES_RADII[-1:]
         return ALTERNATIVES_RADII

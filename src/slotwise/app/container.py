@@ -28,6 +28,7 @@ from slotwise.app.notifications import Notifications
 from slotwise.app.payments import Payments
 from slotwise.app.recurrence import PreviewRecurrence
 from slotwise.app.relay import RelayOutbox
+from slotwise.app.rush import RushRefusals
 from slotwise.app.waitlist import OperateWaitlist
 from slotwise.app.webhooks import OperateWebhooks
 from slotwise.domain.ports import Clock
@@ -77,6 +78,7 @@ class UseCases:
     calendars: ConnectCalendars
     conflicts: OperateConflicts
     live: LiveUpdates
+    rush: RushRefusals | None  # the rush lane (PostgreSQL); its reads open with the app
     cursor_secret: bytes
     # /readyz: name → its check, returning None when healthy, else what is wrong
     checks: dict[str, Dependency] = field(default_factory=dict)

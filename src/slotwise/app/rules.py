@@ -149,6 +149,21 @@ def rule_state(uow: UnitOfWork, service: Service, org_zone: str,
     return RuleState(fixed, counts, self_rules, timedelta(minutes=service.duration_min))
 
 
+def rules_forbid_nothing(uow: UnitOfWork, service: Service, pooled: Mapping[str, Resource],
+                         locations: Mapping[str, Location]) -> bool:
+    """Whether `rule_state` for this service over these resources forbids no start, whatever
+    is booked and whenever it is asked: no limit, no sequence rule, and no resource or
+    location notice or horizon (the service's own are the engine's). A caller may then
+    decide starts from the catalog and the busy time alone (the rush lane, app/rush.py)."""
+    levels: list[Resource | Location] = [*pooled.values(), *locations.values()]
+    return (not _limits(service.max_per_day, service.max_per_week, "UTC", "service")
+            and not any(_limits(lv.max_per_day, lv.max_per_week, "UTC", "level")
+                        for lv in levels)
+            and all(lv.min_notice_min is None and lv.max_advance_days is None
+                    for lv in levels)
+            and not uow.services.rules_touching(service.org_id, service.id))
+
+
 def _window_rules(resource: Resource, location: Location | None, now: datetime,
                   span: TimeRange) -> list[Busy]:
     levels: list[Resource | Location] = [resource] if location is None else [resource, location]

@@ -107,3 +107,8 @@ class OverlapRefused(Exception):
     """Raised by a store when the database's overlap guard refuses an allocation."""
 
     resource_ids: Sequence[str] = field(default_factory=tuple)
+
+
+class ReadUnavailable(Exception):
+    """Raised by an optional fast read (the rush lane's) when its database or Redis cannot
+    answer now: the caller takes the full path, which says what is wrong."""

@@ -10,7 +10,7 @@ import builtins
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from slotwise.domain.audit import AuditLog, Repairs
 from slotwise.domain.booking import Booking, Hold
@@ -31,6 +31,7 @@ from slotwise.domain.model import (
     Location,
     Organisation,
     OutboxEvent,
+    Principal,
     Resource,
     Schedule,
     SequenceRule,
@@ -334,6 +335,37 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = False) -> UnitOfWork: ...
+
+
+class Caller(NamedTuple):
+    """A credential's holder and their organisation's catalog version, as `RushReads` finds
+    them; whether the credential still authenticates is the caller's to decide."""
+
+    principal: Principal
+    catalog_version: int
+    expires_at: datetime | None  # a session's end
+    revoked: bool  # an API key's
+
+
+class RushReads(Protocol):
+    """The reads a rush's refusal makes, awaited on the event loop (app/rush.py): no unit of
+    work, no request thread. Raise `ReadUnavailable` when they cannot answer now. Opened
+    and closed in the event loop that awaits them (the application's lifespan)."""
+
+    @property
+    def is_open(self) -> bool: ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def caller(self, credential_hash: str, *, api_key: bool) -> Caller | None: ...
+
+    async def busy_time(self, org_id: str, resource_ids: Sequence[str], start: datetime,
+                        end: datetime, now: datetime) -> list[BusyRange]:
+        """As `UnitOfWork.busy_time`: what overlaps `[start, end)` on those resources,
+        holds live at `now` wherever they are kept."""
+        ...
 
 
 class IdempotencyStore(Protocol):

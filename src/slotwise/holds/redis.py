@@ -26,6 +26,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import redis
+import redis.asyncio
 
 from slotwise.domain.booking import Hold, HoldStatus
 from slotwise.domain.errors import OverlapRefused
@@ -156,25 +157,16 @@ class RedisHoldStore:
              now: datetime) -> list[Hold]:
         if not resource_ids:
             return []
-        start_us, end_us, now_us = _us(start), _us(end), _us(now)
         pipe = self._r.pipeline(transaction=False)
         for rid in resource_ids:
-            pipe.zrangebyscore(self._resource_key(org_id, rid), f"({start_us}", "+inf")
-        ids: set[str] = set()
-        for members in pipe.execute():
-            for member in members:
-                hold_id, s, _, x = _text(member).rsplit("|", 3)
-                if int(s) < end_us and int(x) > now_us:
-                    ids.add(hold_id)
-        if not ids:
+            pipe.zrangebyscore(self._resource_key(org_id, rid), f"({_us(start)}", "+inf")
+        ordered = _live_ids(pipe.execute(), end, now)
+        if not ordered:
             return []
-        ordered = sorted(ids)
         pipe = self._r.pipeline(transaction=False)
         for hold_id in ordered:
             pipe.hgetall(self._hold_key(org_id, hold_id))
-        holds = [_hold(org_id, hold_id, fields)
-                 for hold_id, fields in zip(ordered, pipe.execute(), strict=True) if fields]
-        return sorted((h for h in holds if h.is_live(now)), key=lambda h: (h.start, h.id))
+        return _live_holds(org_id, ordered, pipe.execute(), now)
 
     def live_of_org(self, org_id: str, now: datetime, limit: int,
                     after: tuple[datetime, str] | None = None) -> list[Hold]:
@@ -211,14 +203,70 @@ class RedisHoldStore:
         return [f"{hold.id}|{_us(r.blocked_start)}|{_us(r.blocked_end)}" for r in hold.resources]
 
     def _hold_key(self, org_id: str, hold_id: str) -> str:
-        return f"{self._prefix}:{{{org_id}}}:hold:{hold_id}"
+        return _hold_key(self._prefix, org_id, hold_id)
 
     def _resource_key(self, org_id: str, resource_id: str) -> str:
-        return f"{self._prefix}:{{{org_id}}}:res:{resource_id}"
+        return _resource_key(self._prefix, org_id, resource_id)
 
     @staticmethod
     def _gc_ms(remaining: timedelta) -> int:
         return max(remaining + GC_SLACK, GC_SLACK) // timedelta(milliseconds=1)
+
+
+class AsyncLiveHolds:
+    """`RedisHoldStore.live` awaited on the event loop (the rush lane's read), on a
+    redis.asyncio client of the same Redis and prefix."""
+
+    def __init__(self, client: redis.asyncio.Redis, prefix: str = "slotwise") -> None:
+        self._r = client
+        self._prefix = prefix
+
+    async def live(self, org_id: str, resource_ids: Sequence[str], start: datetime,
+                   end: datetime, now: datetime) -> list[Hold]:
+        if not resource_ids:
+            return []
+        pipe = self._r.pipeline(transaction=False)
+        for rid in resource_ids:
+            pipe.zrangebyscore(_resource_key(self._prefix, org_id, rid), f"({_us(start)}", "+inf")
+        ordered = _live_ids(await pipe.execute(), end, now)
+        if not ordered:
+            return []
+        pipe = self._r.pipeline(transaction=False)
+        for hold_id in ordered:
+            pipe.hgetall(_hold_key(self._prefix, org_id, hold_id))
+        return _live_holds(org_id, ordered, await pipe.execute(), now)
+
+    async def close(self) -> None:
+        await self._r.aclose()
+
+
+def _hold_key(prefix: str, org_id: str, hold_id: str) -> str:
+    return f"{prefix}:{{{org_id}}}:hold:{hold_id}"
+
+
+def _resource_key(prefix: str, org_id: str, resource_id: str) -> str:
+    return f"{prefix}:{{{org_id}}}:res:{resource_id}"
+
+
+def _live_ids(members_by_resource: Sequence[Sequence[bytes | str]], end: datetime,
+              now: datetime) -> list[str]:
+    """The ids of the holds whose members overlap up to `end` and have not expired."""
+    end_us, now_us = _us(end), _us(now)
+    ids: set[str] = set()
+    for members in members_by_resource:
+        for member in members:
+            hold_id, s, _, x = _text(member).rsplit("|", 3)
+            if int(s) < end_us and int(x) > now_us:
+                ids.add(hold_id)
+    return sorted(ids)
+
+
+def _live_holds(org_id: str, ordered: Sequence[str],
+                hashes: Sequence[Mapping[bytes | str, bytes | str]], now: datetime
+                ) -> list[Hold]:
+    holds = [_hold(org_id, hold_id, fields)
+             for hold_id, fields in zip(ordered, hashes, strict=True) if fields]
+    return sorted((h for h in holds if h.is_live(now)), key=lambda h: (h.start, h.id))
 
 
 def _text(value: bytes | str) -> str:

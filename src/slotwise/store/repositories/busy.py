@@ -4,7 +4,7 @@ statements cost three times the driver's and SQLAlchemy's work per call."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,20 +42,31 @@ class SqlBusyTime:
         """What overlaps ``[start, end)`` on those resources; holds live at ``now``."""
         if not resource_ids:
             return []
-        found = self._c.execute(_BUSY_TIME(self._c), {
-            "org_id": org_id, "resource_ids": list(resource_ids), "start": epoch(start),
-            "end": epoch(end), "now": epoch(now)})
-        made = []
-        for row in found.all():
-            key = tuple(row)
-            busy = _MADE.get(key)
-            if busy is None:
-                busy = _busy_range(*key)
-                if len(_MADE) >= MAX_ROWS_MADE:
-                    _MADE.clear()
-                _MADE[key] = busy
-            made.append(busy)
-        return made
+        found = self._c.execute(_BUSY_TIME(self._c),
+                                busy_parameters(org_id, resource_ids, start, end, now))
+        return busy_ranges(found.all())
+
+
+def busy_parameters(org_id: str, resource_ids: Sequence[str], start: datetime,
+                    end: datetime, now: datetime) -> dict[str, Any]:
+    """The busy-time statement's parameters (`busy_time_statement`)."""
+    return {"org_id": org_id, "resource_ids": list(resource_ids), "start": epoch(start),
+            "end": epoch(end), "now": epoch(now)}
+
+
+def busy_ranges(rows: Iterable[Sequence[Any]]) -> list[BusyRange]:
+    """The busy-time statement's rows as BusyRanges, each distinct row made once (`_MADE`)."""
+    made = []
+    for row in rows:
+        key = tuple(row)
+        busy = _MADE.get(key)
+        if busy is None:
+            busy = _busy_range(*key)
+            if len(_MADE) >= MAX_ROWS_MADE:
+                _MADE.clear()
+            _MADE[key] = busy
+        made.append(busy)
+    return made
 
 
 def _busy_range(kind: str, source_id: str, resource_id: str, start: int, end: int,
@@ -65,7 +76,7 @@ def _busy_range(kind: str, source_id: str, resource_id: str, start: int, end: in
                      None if booked_end is None else from_epoch(booked_end))
 
 
-def _busy_time(postgresql: bool) -> CompoundSelect[Any]:
+def busy_time_statement(postgresql: bool) -> CompoundSelect[Any]:
     a, b, h, booked = allocations.c, blocks.c, held_resources.c, bookings.c
     org = bindparam("org_id", type_=String)
     lo, hi = bindparam("start", type_=BigInteger), bindparam("end", type_=BigInteger)
@@ -90,4 +101,4 @@ def _busy_time(postgresql: bool) -> CompoundSelect[Any]:
     )
 
 
-_BUSY_TIME = PerDialect(_busy_time)
+_BUSY_TIME = PerDialect(busy_time_statement)

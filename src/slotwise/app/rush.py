@@ -1,0 +1,117 @@
+"""The rush lane: a rush's refusal decided from reads awaited on the event loop.
+
+In a rush (a start of the service was refused moments ago in this process:
+`SearchAvailability.refused_lately`) most attempts are for starts already taken, and the full
+path answers each through FastAPI, a request thread, a unit of work and SQLAlchemy, to read
+two rows and decide in microseconds. The lane answers the same 409 from two statements on
+async psycopg (the caller with their organisation's catalog version; the busy time, with the
+holds in Redis) and the engine, on the service's `CalendarPlan` kept per catalog version.
+
+It only ever refuses. A start that looks free goes to the full path, which checks again under
+the lock and writes; so does everything the lane does not take or is unsure of: a hold, a
+recurrence, chosen resources, a group service, rules that read bookings (limits, sequence
+rules) or the clock (resource and location notice and horizon), a start outside the bookable
+range, a catalog newer than its plan, a database or Redis that cannot answer now. What it
+answers is what `BookSlot`'s own plain read in a rush would answer (tests/app/test_rush.py
+compares them on many calendars).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from slotwise.app.accounts import API_KEY_PREFIX
+from slotwise.app.availability import (
+    CalendarPlan,
+    SearchAvailability,
+    calendar_plan,
+    engine_busy,
+)
+from slotwise.app.rules import rules_forbid_nothing
+from slotwise.domain.errors import SlotUnavailable
+from slotwise.domain.ids import digest
+from slotwise.domain.model import BusyRange
+from slotwise.domain.ports import Caller, Clock, RushReads, UnitOfWorkFactory
+from slotwise.engine.availability import Busy, slot_at
+from slotwise.engine.intervals import TimeRange
+
+MAX_PLANS = 4096  # (organisation, catalog version, service) kept; cleared when full
+
+
+class RushRefusals:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, search: SearchAvailability,
+                 reads: RushReads) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._search = search
+        self.reads = reads
+        # (org, catalog version, service) → its plan, or None where the lane never answers
+        self._plans: dict[tuple[str, int, str], CalendarPlan | None] = {}
+
+    def in_rush(self, service_id: str) -> bool:
+        return self._search.refused_lately(service_id)
+
+    async def caller(self, token: str) -> Caller | None:
+        """Who the bearer `token` is, as `Accounts.authenticate` decides (a live session or
+        an unrevoked API key), with their catalog version; None: nobody."""
+        found = await self.reads.caller(digest(token),
+                                        api_key=token.startswith(API_KEY_PREFIX + "_"))
+        if found is None or found.revoked:
+            return None
+        if found.expires_at is not None and found.expires_at <= self._clock.now():
+            return None
+        return found
+
+    async def refusal(self, caller: Caller, service_id: str,
+                      start: datetime) -> SlotUnavailable | None:
+        """The 409 for a single booking of `service_id` at `start` with no hold and no chosen
+        resources, when the start is taken; None when the full path must decide."""
+        org_id = caller.principal.org_id
+        plan = await self._plan(org_id, caller.catalog_version, service_id)
+        if plan is None:
+            return None
+        now = self._clock.now()
+        if self._search.check_reach(plan.service, start, now) is None:
+            return None  # outside the bookable range: its alternatives lie around the edge
+        for i, radius in enumerate(self._search.radii(service_id)):
+            span = TimeRange(start - radius, start + radius)
+            busy = await self.reads.busy_time(org_id, plan.pooled, *plan.busy_span(span), now)
+            request = plan.request(_by_resource(busy), {}, now)
+            if i == 0 and slot_at(request, start) is not None:
+                return None  # looks free: the full path books it, or says why not
+            found = self._search.alternatives_in(request, plan.service, start, radius)
+            if found is not None:
+                self._search.note_refused(service_id)
+                return SlotUnavailable("that start is not available", found)
+        raise AssertionError("the last radius always answers")
+
+    async def _plan(self, org_id: str, version: int, service_id: str) -> CalendarPlan | None:
+        key = (org_id, version, service_id)
+        if key not in self._plans:
+            # Filed under the version the caller read: the plan's own reads come later, so it
+            # is never older than its label (the catalog cache's rule, store/catalog_cache.py).
+            plan = await asyncio.to_thread(self._load_plan, org_id, service_id)
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
+            self._plans[key] = plan
+        return self._plans[key]
+
+    def _load_plan(self, org_id: str, service_id: str) -> CalendarPlan | None:
+        with self._uow() as uow:
+            service = uow.services.get(org_id, service_id)
+            if service is None or service.capacity > 1:
+                return None  # a group service's seats are the full path's (joinable_slot)
+            plan = calendar_plan(uow, service)
+            if not rules_forbid_nothing(uow, service, plan.resources, plan.locations):
+                return None
+            return plan
+
+
+def _by_resource(busy: Sequence[BusyRange]) -> dict[str, list[Busy]]:
+    found: dict[str, list[Busy]] = defaultdict(list)
+    for taken in busy:
+        found[taken.resource_id].append(engine_busy(taken))
+    return found
