@@ -19,6 +19,7 @@ def create() -> FastAPI:
     logs.configure(settings.log_level, settings.log_json)
     container = build(settings)
     app = create_app(container.use_cases)
+    application_lifespan = app.router.lifespan_context  # the rush lane's reads (api/app.py)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -26,7 +27,8 @@ def create() -> FastAPI:
         if settings.jobs == "embedded":
             container.start_jobs()
         container.start_live()
-        yield
+        async with application_lifespan(app):
+            yield
         container.close()
 
     app.router.lifespan_context = lifespan
