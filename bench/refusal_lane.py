@@ -39,7 +39,7 @@ from slotwise.domain.model import Service
 from slotwise.engine.availability import SlotRequest, slot_at
 from slotwise.engine.intervals import TimeRange
 from slotwise.settings import Settings
-from slotwise.store.repositories.busy import _MADE, _busy_range, _busy_time
+from slotwise.store.repositories.busy import _MADE, _busy_range, busy_time_statement
 from slotwise.store.types import epoch
 
 POOL_SIZE = 10
@@ -54,7 +54,7 @@ class Lane:
         self.redis_url = redis_url
         self.key_prefix = key_prefix
         dialect = create_engine(database_url).dialect  # never connects: it only compiles
-        self.busy_sql = str(_busy_time(True).compile(dialect=dialect))
+        self.busy_sql = str(busy_time_statement(True).compile(dialect=dialect))
         self.pool: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
         self.redis: redis.asyncio.Redis | None = None
         self.container: Container | None = None

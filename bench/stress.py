@@ -84,9 +84,11 @@ class Config:
     redis_url: str | None  # the holds' Redis (production); None: SQL holds
     jobs: str  # "external": the lifecycle's jobs wait for `slotwise worker`; "embedded"
 
-    def server(self, url: str, processes: int) -> Server:
+    def server(self, url: str, processes: int, *, rush_lane: bool = True) -> Server:
         return Server(url, workers=processes, now=sc.PINNED_NOW, pool_size=10,
-                      redis_url=self.redis_url, extra_env={"SLOTWISE_JOBS": self.jobs})
+                      redis_url=self.redis_url, extra_env={
+                          "SLOTWISE_JOBS": self.jobs,
+                          "SLOTWISE_RUSH_LANE": "true" if rush_lane else "false"})
 
 
 def table(header: list[str], rows: list[list[str]]) -> None:
@@ -331,12 +333,14 @@ def part_scenarios(pg: PrivatePostgres, cfg: Config, reports: list[InvariantRepo
 
 
 def part_lane(pg: PrivatePostgres, cfg: Config) -> None:
-    """The same refusals through slotwise and through bench/refusal_lane.py, alternately."""
+    """The same refusals through slotwise with its rush lane, without it, and through
+    bench/refusal_lane.py, alternately."""
     processes, attempts = max(cfg.processes), cfg.contention_attempts
-    print(f"== A rewrite's upper bound: {attempts:,} refusals on 100 taken slots, {processes} "
-          f"processes, {cfg.clients} clients,\n   through slotwise and through "
-          "bench/refusal_lane.py (the same reads and engine on async psycopg, no FastAPI, "
-          "no request threads), alternately\n")
+    print(f"== The rush lane: {attempts:,} refusals on 100 taken slots, {processes} "
+          f"processes, {cfg.clients} clients, alternately through slotwise with its rush "
+          "lane,\n   without it (SLOTWISE_RUSH_LANE=false: every refusal takes the full "
+          "path), and through bench/refusal_lane.py\n   (its upper bound: the same reads and "
+          "engine with no rules, no catalog check, no fallback)\n")
     if cfg.redis_url is None:
         print("   (needs holds in Redis: skipped with --holds sql)\n")
         return
@@ -350,11 +354,14 @@ def part_lane(pg: PrivatePostgres, cfg: Config) -> None:
         order = [starts[i % len(starts)] for i in range(attempts)]
         random.Random(3).shuffle(order)
         calls = [sc.book_call(org, service_id, start) for start in order]
+        full_path = cfg.server(url, processes, rush_lane=False)
         lane = CeilingServer(url, processes, app="refusal_lane:create", extra_env={
             "LANE_DATABASE_URL": url, "LANE_REDIS_URL": cfg.redis_url,
             "SLOTWISE_NOW": sc.PINNED_NOW})
         try:
-            targets = {"slotwise": server.base_url, "refusal lane": lane.base_url}
+            full_path.start()
+            targets = {"slotwise": server.base_url, "slotwise, lane off": full_path.base_url,
+                       "bench refusal lane": lane.base_url}
             for base_url in targets.values():  # warm: plans, prepared statements, the rush
                 run_load(run_calls(base_url, calls[:400], cfg.clients))
             rows = []
@@ -371,11 +378,14 @@ def part_lane(pg: PrivatePostgres, cfg: Config) -> None:
                         for a in answers if isinstance(a.body, dict)}
         finally:
             lane.close()
+            full_path.stop()
     table(["answered by", "resolved in s", "answers/s", "p50 ms", "p99 ms", "statuses"], rows)
-    same = sum(alternatives["slotwise"].get(start) == found
-               for start, found in alternatives["refusal lane"].items())
-    print(f"   the same alternatives from both, per taken start: {same} of "
-          f"{len(alternatives['refusal lane'])}\n")
+    for name in ("slotwise, lane off", "bench refusal lane"):
+        same = sum(alternatives["slotwise"].get(start) == found
+                   for start, found in alternatives[name].items())
+        print(f"   the same alternatives from slotwise and {name}, per taken start: {same} of "
+              f"{len(alternatives[name])}")
+    print()
 
 
 PARTS = ["ceilings", "throughput", "contention", "scenarios", "lane"]

@@ -15,9 +15,11 @@ Then where a rush's 409 spends the rest of a server's CPU, short of uvicorn and 
 the bearer token's authentication alone, and the whole request through the ASGI application
 in this process (FastAPI, its middleware, authentication, two hand-overs to the thread pool
 and back, the problem answer), one request at a time, then 16 at once (a server process's
-share of 64 clients on 4 processes) on one request thread and on the default 4. This process
-has both cores to itself; a server process shares them with three others, PostgreSQL and the
-clients, so its threads meet less often on the GIL than here.
+share of 64 clients on 4 processes) on one request thread and on the default 4, with the rush
+lane off. Then the same 409 answered by the rush lane (app/rush.py: two statements on async
+psycopg, before FastAPI), one at a time and 16 at once. This process has both cores to
+itself; a server process shares them with three others, PostgreSQL and the clients, so its
+threads meet less often on the GIL than here.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from slotwise.app.clock import FrozenClock
 from slotwise.bootstrap import Container, build
 from slotwise.domain.errors import SlotUnavailable
 from slotwise.settings import Settings
+from slotwise.store.rush_reads import PostgresRushReads
 from slotwise.testing import api
 from slotwise.testing.stress import scenarios as sc
 from slotwise.testing.stress.servers import (
@@ -54,6 +57,9 @@ from slotwise.testing.stress.servers import (
 BOOKED = 100  # the calendar's bookings: 100 one-hour starts, back to back on weekdays
 IN_FLIGHT = 16  # requests at once through the ASGI app: 64 clients over 4 server processes
 REQUEST_THREADS = 4  # SLOTWISE_REQUEST_THREADS' default
+# A batch's event loop opens the lane's pool anew (a server's opens once): these rounds of
+# requests let it grow to what the batch's callers at once need before the clock starts.
+WARM_ROUNDS = 8
 
 
 def cpu_per_call(call: Callable[[int], object], calls: int, batches: int) -> float:
@@ -81,6 +87,23 @@ def counted_statements(container: Container) -> Iterator[list[str]]:
         yield sent
     finally:
         event.remove(container.engine, "before_cursor_execute", count)
+
+
+@contextmanager
+def counted_lane_statements(reads: PostgresRushReads) -> Iterator[list[str]]:
+    """The rush lane's statements (async psycopg: SQLAlchemy's events never see them)."""
+    sent: list[str] = []
+    send = reads._all
+
+    async def counting(sql: str, parameters: dict[str, Any]) -> list[Any]:
+        sent.append(sql)
+        return await send(sql, parameters)
+
+    reads._all = counting  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        del reads._all
 
 
 def statements_of(container: Container, call: Callable[[int], object], n: int) -> int:
@@ -120,13 +143,19 @@ async def asgi_post(app: FastAPI, path: str, body: dict[str, Any],
 
 def asgi_cpu_per_request(app: FastAPI, request: Callable[[int], tuple[str, dict[str, Any]]],
                          headers: dict[str, str], expected: int, *, in_flight: int,
-                         threads: int, calls: int, batches: int) -> float:
+                         threads: int, calls: int, batches: int,
+                         lane: PostgresRushReads | None = None) -> float:
     """As `cpu_per_call`, for requests through the ASGI app, `in_flight` at once on
-    `threads` request threads."""
+    `threads` request threads; with the rush lane's reads `lane` open (else it is off)."""
 
     async def batch(first: int) -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         numbers = iter(range(first, first + calls))
+        if lane is not None:
+            await lane.open()  # in this batch's event loop, as the lifespan would
+            for _ in range(WARM_ROUNDS):  # its pool opens connections while callers wait
+                await asyncio.gather(*(asgi_post(app, *request(n), headers)
+                                       for n in range(-in_flight, 0)))
 
         async def client() -> None:
             for n in numbers:
@@ -134,14 +163,16 @@ def asgi_cpu_per_request(app: FastAPI, request: Callable[[int], tuple[str, dict[
                 if status != expected:
                     raise AssertionError(f"answered {status}, not {expected}")
 
-        await asyncio.gather(*(client() for _ in range(in_flight)))
-
-    means = []
-    for b in range(batches):
         started = time.process_time()
+        await asyncio.gather(*(client() for _ in range(in_flight)))
+        spent.append(time.process_time() - started)
+        if lane is not None:
+            await lane.close()
+
+    spent: list[float] = []
+    for b in range(batches):
         asyncio.run(batch(b * calls))
-        means.append((time.process_time() - started) / calls)
-    return statistics.median(means)
+    return statistics.median(seconds / calls for seconds in spent)
 
 
 def main() -> None:
@@ -218,6 +249,19 @@ def measure(container: Container, calls: int, batches: int) -> None:
         rows.append((label, str(sent), asgi_cpu_per_request(
             app, refusal, org.headers, 409, in_flight=in_flight, threads=threads,
             calls=calls, batches=batches)))
+    rush = container.use_cases.rush
+    assert rush is not None, "PostgreSQL: the rush lane is on"
+    reads = rush.reads
+    assert isinstance(reads, PostgresRushReads)
+    for _ in range(2):  # the first warms the plan; the second: warm-up rounds and one call
+        with counted_lane_statements(reads) as lane_sent:
+            asgi_cpu_per_request(app, refusal, org.headers, 409, in_flight=1,
+                                 threads=REQUEST_THREADS, calls=1, batches=1, lane=reads)
+    for in_flight in (1, IN_FLIGHT):
+        rows.append((f"the 409 through the rush lane, {in_flight} at once",
+                     str(len(lane_sent) // (WARM_ROUNDS + 1)), asgi_cpu_per_request(
+                         app, refusal, org.headers, 409, in_flight=in_flight,
+                         threads=REQUEST_THREADS, calls=calls, batches=batches, lane=reads)))
     with container.engine.connect() as connection:
         rows.append(("one SELECT 1 through SQLAlchemy (ceiling)", "1", cpu_per_call(
             lambda _: connection.execute(text("SELECT 1")).scalar(), calls, batches)))

@@ -1,6 +1,7 @@
 """bench/use_case_cpu.py runs and measures what it says: a booking and a refusal in a rush,
 with the statements each sends, and the same refusal through the ASGI app with its
-authentication (no timing is asserted; the figures are the bench's to print)."""
+authentication, then through the rush lane (no timing is asserted; the figures are the
+bench's to print)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def test_the_bench_prints_a_booking_and_a_rush_refusal_with_their_statements() -
         "the 409 through the ASGI app, 1 at once on 4 threads": 3,
         "the 409 through the ASGI app, 16 at once on 1 thread": 3,
         "the 409 through the ASGI app, 16 at once on 4 threads": 3,
+        # The rush lane: the caller with their catalog version, then the busy time
+        "the 409 through the rush lane, 1 at once": 2,
+        "the 409 through the rush lane, 16 at once": 2,
         "one SELECT 1 through SQLAlchemy (ceiling)": 1,
         "one SELECT 1 through psycopg (ceiling)": 1,
     }, done.stdout

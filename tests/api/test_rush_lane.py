@@ -1,0 +1,464 @@
+"""The rush lane over HTTP (api/rush_lane.py): in a rush it answers a taken start's 409 itself,
+exactly as the full path would, and hands everything else to the full path unchanged.
+
+Which path answered is read from /metrics: `slotwise_rush_lane_total{outcome="refused"}`
+counts the lane's own 409s, `{outcome="passed"}` the attempts it looked at and handed on;
+neither moves for a request it never looks at. The lane runs on PostgreSQL only: its tests
+skip on SQLite, where `UseCases.rush` is None.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from tests.conftest import T0, RedisKeys
+
+from slotwise.app.clock import FrozenClock
+from slotwise.bootstrap import Container
+from slotwise.testing.api import Org, auth, availability, book, resource, service, signup
+from slotwise.testing.stress.scenarios import FIRST_DAY, one_resource_service, weekday_starts
+
+NINE, TAKEN, FREE, NOON, *_ = weekday_starts(FIRST_DAY, 8)  # Monday 09:00, 10:00, 11:00, 12:00
+BOOKINGS = "/v1/bookings"
+
+on_postgresql = pytest.mark.usefixtures("rush_lane")
+
+
+@pytest.fixture
+def rush_lane(container: Container) -> None:
+    """Skips the test on SQLite, where the application has no rush lane."""
+    if container.use_cases.rush is None:
+        pytest.skip("the rush lane runs on PostgreSQL only")
+
+
+def booking_body(service_id: str, start: str, **fields: Any) -> dict[str, Any]:
+    return {"service_id": service_id, "start": start,
+            "customer": {"name": "Rush", "email": f"r-{secrets.token_hex(4)}@example.com"},
+            **fields}
+
+
+def attempt(org: Org, service_id: str, start: str, *, headers: dict[str, str] | None = None,
+            **fields: Any) -> httpx.Response:
+    """A booking attempt by a new customer, with the organisation's session unless
+    `headers` says otherwise; the raw answer."""
+    return org.post(BOOKINGS, booking_body(service_id, start, **fields), headers=headers or {})
+
+
+def full_path(org: Org, service_id: str, start: str) -> httpx.Response:
+    """The same attempt with an Idempotency-Key, which the lane never looks at: what the full
+    path answers now."""
+    return attempt(org, service_id, start,
+                   headers={"Idempotency-Key": f"full-{secrets.token_hex(6)}"})
+
+
+def start_rush(org: Org, service_id: str, taken: str = TAKEN) -> httpx.Response:
+    """Book `taken`, then try it again: the full path's first refusal, which starts a rush."""
+    book(org, service_id, taken)
+    refused = attempt(org, service_id, taken)
+    assert refused.status_code == 409, refused.text
+    return refused
+
+
+def metric(client: TestClient, sample: str, **labels: str) -> float:
+    """The sum of the /metrics samples named `sample` whose labels include `labels`."""
+    families = text_string_to_metric_families(client.get("/metrics").text)
+    return sum(s.value for family in families for s in family.samples
+               if s.name == sample and labels.items() <= s.labels.items())
+
+
+def lane(client: TestClient) -> tuple[float, float]:
+    """How many attempts the lane has (refused, passed) so far."""
+    return (metric(client, "slotwise_rush_lane_total", outcome="refused"),
+            metric(client, "slotwise_rush_lane_total", outcome="passed"))
+
+
+def alternatives(answer: httpx.Response) -> list[str]:
+    return [a["start"] for a in answer.json()["alternatives"]]
+
+
+def nearest_offered(org: Org, service_id: str, near: str) -> list[str]:
+    """The five starts nearest `near` (ties to the earlier) among those the availability
+    search lists from the Sunday before to the Wednesday after, ascending."""
+    offered = [s["start"] for s in availability(org, service_id, "2027-03-07T00:00:00Z",
+                                                "2027-03-10T00:00:00Z")]
+
+    def distance(start: str) -> timedelta:
+        return abs(datetime.fromisoformat(start) - datetime.fromisoformat(near))
+
+    return sorted(sorted(offered, key=lambda s: (distance(s), s))[:5])
+
+
+def new_org(client: TestClient) -> tuple[Org, str, str]:
+    """An organisation in UTC with one resource open 09:00–17:00 on weekdays and a
+    one-hour service that needs it: (org, resource id, service id)."""
+    org = signup(client, timezone="UTC")
+    return org, *one_resource_service(org)
+
+
+@on_postgresql
+@pytest.mark.parametrize("crowded", [False, True], ids=["one-taken-start", "full-monday"])
+def test_the_lane_s_refusal_is_the_full_path_s_first_refusal_byte_for_byte(
+        client: TestClient, crowded: bool) -> None:
+    """A rush's refusal from the lane has the first refusal's status, content type and
+    bytes, counts as refused by the lane and as a SlotUnavailable refusal, and is timed
+    under the route `/v1/bookings` (a full Monday sends the alternatives a day further)."""
+    org, _, svc = new_org(client)
+    if crowded:
+        for start in weekday_starts(FIRST_DAY, 8):
+            if start != TAKEN:
+                book(org, svc, start)
+    first = start_rush(org, svc)
+    assert lane(client) == (0, 0)  # the first refusal starts the rush: the lane never looked
+    again = attempt(org, svc, TAKEN)
+    assert lane(client) == (1, 0)
+    assert again.status_code == 409
+    assert again.headers["content-type"] == first.headers["content-type"] \
+        == "application/problem+json"
+    assert again.content == first.content
+    assert again.headers["x-request-id"]
+    assert metric(client, "slotwise_bookings_refused_total", reason="SlotUnavailable") == 2
+
+
+@on_postgresql
+def test_the_lane_s_refusals_are_timed_and_logged_under_the_bookings_route(
+        client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    """The latency histogram and the access log name the route `/v1/bookings` for a 409
+    from the lane as for one from the full path, never "unmatched"."""
+    org, _, svc = new_org(client)
+    start_rush(org, svc)
+    with caplog.at_level(logging.INFO, logger="slotwise.http"):
+        assert attempt(org, svc, TAKEN).status_code == 409
+    assert lane(client) == (1, 0)
+    [logged] = [r for r in caplog.records if r.name == "slotwise.http"]
+    timed = {"method": "POST", "status": "409"}
+    assert metric(client, "slotwise_http_request_duration_seconds_count", route="unmatched",
+                  **timed) == 0
+    assert metric(client, "slotwise_http_request_duration_seconds_count", route=BOOKINGS,
+                  **timed) == 2
+    assert logged.fields["route"] == BOOKINGS  # type: ignore[attr-defined]
+
+
+@on_postgresql
+@pytest.mark.parametrize("start", ["2027-03-08T10:30:00Z", "2027-03-13T10:00:00Z",
+                                   "2027-03-08T11:00:00+01:00"],
+                         ids=["off-the-grid", "saturday", "taken-in-another-offset"])
+def test_the_lane_refuses_a_start_never_offered_as_the_full_path_does(
+        client: TestClient, start: str) -> None:
+    """Off the grid, on a closed day, or the taken start written in another offset: the
+    lane's 409 is byte for byte what the full path answers for the same attempt."""
+    org, _, svc = new_org(client)
+    start_rush(org, svc)
+    by_lane = attempt(org, svc, start)
+    assert lane(client) == (1, 0)
+    by_full_path = full_path(org, svc, start)
+    assert lane(client) == (1, 0)
+    assert by_lane.status_code == by_full_path.status_code == 409
+    assert by_lane.content == by_full_path.content
+
+
+def invalid_attempts(service_id: str) -> dict[str, dict[str, Any]]:
+    """Bodies the route refuses with a 422, as `httpx.Client.post` keyword arguments."""
+    body = booking_body(service_id, TAKEN)
+    return {
+        "no customer": {"json": {"service_id": service_id, "start": TAKEN}},
+        "bad e-mail": {"json": {**body, "customer": {"name": "R", "email": "nobody"}}},
+        "naive start": {"json": {**body, "start": TAKEN.removesuffix("Z")}},
+        "unknown field": {"json": {**body, "colour": "red"}},
+        "empty resource_ids": {"json": {**body, "resource_ids": []}},
+        "a list": {"json": [body]},
+        "malformed JSON": {"content": b'{"service_id": ',
+                           "headers": {"Content-Type": "application/json"}},
+        "not JSON": {"content": b"service_id=x", "headers": {"Content-Type": "text/plain"}},
+    }
+
+
+def send(org: Org, request: dict[str, Any]) -> httpx.Response:
+    headers = {**org.headers, **request.get("headers", {})}
+    return org.client.post(BOOKINGS, headers=headers,
+                           **{k: v for k, v in request.items() if k != "headers"})
+
+
+@on_postgresql
+def test_an_invalid_body_in_a_rush_gets_the_route_s_422_unchanged(client: TestClient) -> None:
+    """Every body the route refuses gets, in a rush, the very 422 it gets outside one, and
+    the lane does not count it."""
+    org, _, svc = new_org(client)
+    book(org, svc, TAKEN)
+    requests = invalid_attempts(svc)
+    outside = {name: send(org, request) for name, request in requests.items()}
+    assert attempt(org, svc, TAKEN).status_code == 409  # the rush
+    for name, request in requests.items():
+        inside = send(org, request)
+        assert outside[name].status_code == 422, name
+        assert (inside.status_code, inside.content) == (422, outside[name].content), name
+    assert lane(client) == (0, 0)
+
+
+@on_postgresql
+def test_a_caller_the_lane_cannot_authenticate_gets_the_route_s_401(
+        client: TestClient) -> None:
+    """No credential, another scheme, an unknown session token or API key: in a rush the
+    route answers the same 401 as outside one, and the lane refuses none of them."""
+    org, _, svc = new_org(client)
+    book(org, svc, TAKEN)
+    body = booking_body(svc, TAKEN)
+    callers = {"none": {}, "basic": {"Authorization": "Basic cnVzaDpydXNo"},
+               "empty bearer": {"Authorization": "Bearer "},
+               "unknown session": auth(secrets.token_urlsafe(32)),
+               "unknown key": auth(f"swk_{secrets.token_urlsafe(32)}")}
+    outside = {name: client.post(BOOKINGS, json=body, headers=h) for name, h in callers.items()}
+    assert attempt(org, svc, TAKEN).status_code == 409  # the rush
+    for name, headers in callers.items():
+        inside = client.post(BOOKINGS, json=body, headers=headers)
+        assert outside[name].status_code == 401, name
+        assert (inside.status_code, inside.content) == (401, outside[name].content), name
+        assert inside.headers["www-authenticate"] == "Bearer", name
+    refused, _ = lane(client)
+    assert refused == 0
+
+
+@on_postgresql
+def test_a_session_the_lane_meets_is_live_until_its_lifetime_ends_or_it_signs_out(
+        client: TestClient, container: Container, clock: FrozenClock) -> None:
+    """The lane refuses for a session in its last second; at its lifetime's end, or once
+    signed out, the route answers 401 instead — while an API key goes on being refused by
+    the lane."""
+    org, _, svc = new_org(client)
+    key = org.post("/v1/api-keys", {"name": "front desk"}).json()["key"]
+    taken = "2027-03-22T10:00:00Z"  # a week after the session's end
+    first = start_rush(org, svc, taken)
+    lifetime = timedelta(seconds=container.settings.session_lifetime_s)
+
+    clock.set(T0 + lifetime - timedelta(seconds=1))
+    assert attempt(org, svc, taken).content == first.content
+    assert lane(client) == (1, 0)
+
+    clock.set(T0 + lifetime)
+    expired = attempt(org, svc, taken)
+    assert expired.status_code == 401, expired.text
+    assert expired.json()["detail"] == "unknown or expired session"
+    assert lane(client) == (1, 1)
+
+    by_key = attempt(org, svc, taken, headers=auth(key))
+    assert (by_key.status_code, by_key.content) == (409, first.content)
+    assert lane(client) == (2, 1)
+
+    fresh = client.post("/v1/login", json={"email": org.email,
+                                           "password": "correct horse battery"}).json()["token"]
+    assert attempt(org, svc, taken, headers=auth(fresh)).content == first.content
+    assert lane(client) == (3, 1)
+    assert client.post("/v1/logout", headers=auth(fresh)).status_code == 204
+    signed_out = attempt(org, svc, taken, headers=auth(fresh))
+    assert signed_out.status_code == 401, signed_out.text
+    assert lane(client) == (3, 2)
+
+
+@on_postgresql
+def test_an_api_key_is_refused_by_the_lane_until_it_is_revoked(client: TestClient) -> None:
+    """A live API key's attempt at a taken start is the lane's 409; once the key is revoked
+    the route answers 401."""
+    org, _, svc = new_org(client)
+    created = org.post("/v1/api-keys", {"name": "kiosk"}).json()
+    first = start_rush(org, svc)
+    live = attempt(org, svc, TAKEN, headers=auth(created["key"]))
+    assert (live.status_code, live.content) == (409, first.content)
+    assert lane(client) == (1, 0)
+    assert org.delete(f"/v1/api-keys/{created['id']}").status_code == 204
+    revoked = attempt(org, svc, TAKEN, headers=auth(created["key"]))
+    assert revoked.status_code == 401, revoked.text
+    assert revoked.json()["detail"] == "unknown or revoked API key"
+    assert lane(client) == (1, 1)
+
+
+@on_postgresql
+def test_an_idempotency_key_in_a_rush_keeps_its_semantics_and_skips_the_lane(
+        client: TestClient) -> None:
+    """A keyed attempt is never looked at by the lane: refused or booked, its answer is
+    kept and replayed under the same key."""
+    org, _, svc = new_org(client)
+    first = start_rush(org, svc)
+    keyed = {"Idempotency-Key": "rush-taken"}
+    body = booking_body(svc, TAKEN)
+    refused = org.post(BOOKINGS, body, headers=keyed)
+    replayed = org.post(BOOKINGS, body, headers=keyed)
+    assert (refused.status_code, refused.content) == (409, first.content)
+    assert (replayed.status_code, replayed.content) == (409, first.content)
+    assert replayed.headers["idempotent-replayed"] == "true"
+
+    keyed = {"Idempotency-Key": "rush-free"}
+    body = booking_body(svc, FREE)
+    booked = org.post(BOOKINGS, body, headers=keyed)
+    replayed = org.post(BOOKINGS, body, headers=keyed)
+    assert booked.status_code == replayed.status_code == 201, booked.text
+    assert replayed.json() == booked.json()
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in booked.headers
+    assert lane(client) == (0, 0)
+    assert len(org.get(BOOKINGS).json()["items"]) == 2
+
+
+@on_postgresql
+def test_a_free_start_in_a_rush_books_and_is_refused_by_the_lane_at_once(
+        client: TestClient) -> None:
+    """The lane passes a free start on, the full path books it (201), and the lane's very
+    next answer for it is a 409 whose alternatives leave it out."""
+    org, _, svc = new_org(client)
+    start_rush(org, svc)
+    booked = attempt(org, svc, FREE)
+    assert booked.status_code == 201, booked.text
+    assert lane(client) == (0, 1)
+    again = attempt(org, svc, FREE)
+    assert again.status_code == 409
+    assert lane(client) == (1, 1)
+    assert again.content == full_path(org, svc, FREE).content
+    assert TAKEN not in alternatives(again) and FREE not in alternatives(again)
+    assert metric(client, "slotwise_bookings_created_total", channel="api") == 2
+
+
+@on_postgresql
+def test_what_the_lane_does_not_take_is_answered_by_the_full_path(client: TestClient) -> None:
+    """A hold, chosen resources, a recurrence, a query string, another organisation's
+    service: each gets the full path's own answer, never a lane refusal."""
+    org, res, svc = new_org(client)
+    first = start_rush(org, svc)
+    chosen = attempt(org, svc, TAKEN, resource_ids=[res])
+    assert (chosen.status_code, chosen.content) == (409, first.content)
+    series = attempt(org, svc, TAKEN, recurrence={"rrule": "FREQ=DAILY;COUNT=2"})
+    assert series.status_code == 409
+    assert series.json()["type"].endswith("series-unavailable")
+    queried = org.client.post(f"{BOOKINGS}?source=rush", json=booking_body(svc, TAKEN),
+                              headers=org.headers)
+    assert (queried.status_code, queried.content) == (409, first.content)
+    no_such_hold = attempt(org, svc, TAKEN, hold_id="hold_missing")
+    assert no_such_hold.status_code == 404, no_such_hold.text
+    held = org.post("/v1/holds", {"service_id": svc, "start": FREE}).json()
+    with_hold = attempt(org, svc, FREE, hold_id=held["id"])
+    assert with_hold.status_code == 201, with_hold.text
+    assert lane(client) == (0, 0)
+
+    stranger = signup(client, timezone="UTC")
+    foreign = attempt(stranger, svc, TAKEN)
+    assert foreign.status_code == 404, foreign.text
+    assert lane(client) == (0, 1)
+
+
+@on_postgresql
+def test_a_schedule_change_shows_in_the_lane_s_very_next_refusal(client: TestClient) -> None:
+    """Mid-rush the resource's hours change: the lane's next refusal offers the new
+    schedule's starts, as the full path and the availability search do."""
+    org, res, svc = new_org(client)
+    first = start_rush(org, svc)
+    before = attempt(org, svc, TAKEN)
+    assert before.content == first.content
+    assert lane(client) == (1, 0)
+    assert org.put(f"/v1/resources/{res}/schedule", {"weekly": [
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "07:00", "end": "12:00"}]}
+                   ).status_code == 200
+    after = attempt(org, svc, TAKEN)
+    assert after.status_code == 409
+    assert lane(client) == (2, 0)
+    assert alternatives(after) == nearest_offered(org, svc, TAKEN)
+    assert alternatives(after) != alternatives(before)
+    assert "2027-03-08T07:00:00Z" in alternatives(after)
+    assert after.content == full_path(org, svc, TAKEN).content
+
+
+def limit_per_day(org: Org, resource_id: str, service_id: str) -> None:
+    org.patch(f"/v1/services/{service_id}", {"max_per_day": 2})
+    book(org, service_id, NOON)  # with TAKEN, Monday's two
+
+
+def resource_notice(org: Org, resource_id: str, service_id: str) -> None:
+    # T0 is Monday 2027-03-01 12:00Z: a week less 150 minutes makes Monday 09:00 too soon.
+    org.patch(f"/v1/resources/{resource_id}", {"min_notice_min": 7 * 24 * 60 - 150})
+
+
+def sequence_rule(org: Org, resource_id: str, service_id: str) -> None:
+    other = service(org, name="Aftercare", duration_min=60, requirements=[
+        {"kind": "practitioner", "resource_ids": [resource_id]}], sequence_rules=[
+        {"service_id": service_id, "within_min": 120, "direction": "either"}])
+    book(org, other["id"], "2027-03-08T14:00:00Z")
+
+
+@on_postgresql
+@pytest.mark.parametrize("rule", [limit_per_day, resource_notice, sequence_rule],
+                         ids=["service-max-per-day", "resource-notice", "sequence-rule"])
+def test_a_service_with_rules_beyond_the_lane_is_answered_by_the_full_path(
+        client: TestClient, rule: Any) -> None:
+    """A limit, a resource's notice or a sequence rule can forbid a start the busy time
+    leaves free: such a service's attempts are passed on, before the rule and after it
+    comes mid-rush, and the full path's alternatives keep to the rule."""
+    org, res, svc = new_org(client)
+    first = start_rush(org, svc)
+    assert attempt(org, svc, TAKEN).content == first.content
+    assert lane(client) == (1, 0)
+    rule(org, res, svc)
+    refused, passed = lane(client)
+    refusals = [attempt(org, svc, TAKEN) for _ in range(2)]
+    assert lane(client) == (refused, passed + 2)
+    assert refusals[0].status_code == refusals[1].status_code == 409
+    assert refusals[0].content == refusals[1].content == full_path(org, svc, TAKEN).content
+    assert alternatives(refusals[0]) != alternatives(first)  # the rule forbids some of them
+
+
+@on_postgresql
+def test_a_group_session_s_seats_are_the_full_path_s(client: TestClient) -> None:
+    """A group service's attempts go to the full path: in a rush a session with a seat left
+    still takes a booking, and a full one is refused as before."""
+    org = signup(client, timezone="UTC")
+    res = resource(org, name="Studio", kind="room", capacity=3)
+    svc = service(org, name="Class", duration_min=60, capacity=3, requirements=[
+        {"kind": "room", "resource_ids": [res["id"]]}])["id"]
+    for _ in range(3):
+        book(org, svc, TAKEN)
+    first = attempt(org, svc, TAKEN)
+    assert first.status_code == 409  # the session is full: a rush
+    assert attempt(org, svc, FREE).status_code == 201
+    second_seat = attempt(org, svc, FREE)
+    assert second_seat.status_code == 201, second_seat.text
+    again = attempt(org, svc, TAKEN)
+    assert again.status_code == 409
+    assert lane(client) == (0, 3)
+    assert again.content == full_path(org, svc, TAKEN).content
+
+
+@on_postgresql
+@pytest.mark.parametrize("holds", ["sql", "redis"], indirect=True)
+def test_a_live_hold_is_refused_by_the_lane_until_released(
+        client: TestClient, holds: str, redis_keys: RedisKeys) -> None:
+    """In a rush a start under a live hold (in SQL or in Redis) is the lane's 409, as the
+    full path would answer; released, the start books."""
+    org, _, svc = new_org(client)
+    start_rush(org, svc)
+    held = org.post("/v1/holds", {"service_id": svc, "start": FREE})
+    assert held.status_code == 201, held.text
+    in_redis = redis_keys.client.keys(f"{redis_keys.prefix}:*:hold:{held.json()['id']}")
+    assert len(in_redis) == (1 if holds == "redis" else 0)
+    refused = attempt(org, svc, FREE)
+    assert refused.status_code == 409
+    assert lane(client) == (1, 0)
+    assert FREE not in alternatives(refused)
+    assert refused.content == full_path(org, svc, FREE).content
+    assert org.delete(f"/v1/holds/{held.json()['id']}").status_code == 204
+    booked = attempt(org, svc, FREE)
+    assert booked.status_code == 201, booked.text
+    assert lane(client) == (1, 1)
+
+
+def test_on_sqlite_there_is_no_lane_and_a_rush_is_the_full_path_s(
+        client: TestClient, container: Container) -> None:
+    """SQLite has no lane (PostgreSQL has one): a rush's refusals there are the full path's,
+    the same bytes each time, and the lane counts nothing."""
+    assert (container.use_cases.rush is None) == container.settings.is_sqlite
+    org, _, svc = new_org(client)
+    first = start_rush(org, svc)
+    again = attempt(org, svc, TAKEN)
+    assert (again.status_code, again.content) == (409, first.content)
+    assert lane(client) == ((0, 0) if container.settings.is_sqlite else (1, 0))
