@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from slotwise.testing.stress import scenarios as sc
@@ -27,6 +29,17 @@ def test_many_attempts_on_few_slots_have_exactly_one_winner_each(stress_server: 
                                   first_day=FIRST_DAY)
     assert result.notes["winners"] == 10
     assert_holds(result, stress_server)
+    # `slotwise serve` opens the rush lane: refusals in the rush were answered by it (each
+    # process counts its own; a look at a few of them finds some).
+    answered = [_lane_refusals(httpx.get(f"{stress_server.base_url}/metrics").text)
+                for _ in range(10)]
+    assert max(answered) > 0, answered
+
+
+def _lane_refusals(metrics: str) -> float:
+    found = re.search(r'^slotwise_rush_lane_total\{outcome="refused"\} (\S+)$', metrics,
+                      re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
 
 
 def test_reschedule_storm_loses_and_doubles_nothing(stress_server: Server) -> None:
