@@ -3,14 +3,15 @@ exactly as the full path would, and hands everything else to the full path uncha
 
 Which path answered is read from /metrics: `slotwise_rush_lane_total{outcome="refused"}`
 counts the lane's own 409s, `{outcome="passed"}` the attempts it looked at and handed on;
-neither moves for a request it never looks at. The lane runs on PostgreSQL only: its tests
-skip on SQLite, where `UseCases.rush` is None.
+neither moves for a request it never looks at. The lane runs on PostgreSQL only, and so do
+its tests, all but the last (which checks that SQLite has none).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,14 +29,8 @@ from slotwise.testing.stress.scenarios import FIRST_DAY, one_resource_service, w
 NINE, TAKEN, FREE, NOON, *_ = weekday_starts(FIRST_DAY, 8)  # Monday 09:00, 10:00, 11:00, 12:00
 BOOKINGS = "/v1/bookings"
 
-on_postgresql = pytest.mark.usefixtures("rush_lane")
-
-
-@pytest.fixture
-def rush_lane(container: Container) -> None:
-    """Skips the test on SQLite, where the application has no rush lane."""
-    if container.use_cases.rush is None:
-        pytest.skip("the rush lane runs on PostgreSQL only")
+# The lane exists on PostgreSQL only (UseCases.rush is None on SQLite): its tests run there.
+on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 def booking_body(service_id: str, start: str, **fields: Any) -> dict[str, Any]:
@@ -107,8 +102,8 @@ def new_org(client: TestClient) -> tuple[Org, str, str]:
 def test_the_lane_s_refusal_is_the_full_path_s_first_refusal_byte_for_byte(
         client: TestClient, crowded: bool) -> None:
     """A rush's refusal from the lane has the first refusal's status, content type and
-    bytes, counts as refused by the lane and as a SlotUnavailable refusal, and is timed
-    under the route `/v1/bookings` (a full Monday sends the alternatives a day further)."""
+    bytes, and counts as refused by the lane and as a SlotUnavailable refusal (a full
+    Monday sends the alternatives a day further)."""
     org, _, svc = new_org(client)
     if crowded:
         for start in weekday_starts(FIRST_DAY, 8):
@@ -142,7 +137,7 @@ def test_the_lane_s_refusals_are_timed_and_logged_under_the_bookings_route(
                   **timed) == 0
     assert metric(client, "slotwise_http_request_duration_seconds_count", route=BOOKINGS,
                   **timed) == 2
-    assert logged.fields["route"] == BOOKINGS  # type: ignore[attr-defined]
+    assert vars(logged)["fields"]["route"] == BOOKINGS
 
 
 @on_postgresql
@@ -161,6 +156,27 @@ def test_the_lane_refuses_a_start_never_offered_as_the_full_path_does(
     assert lane(client) == (1, 0)
     assert by_lane.status_code == by_full_path.status_code == 409
     assert by_lane.content == by_full_path.content
+
+
+@on_postgresql
+def test_the_lane_keeps_the_service_s_notice_as_the_clock_moves(
+        client: TestClient, clock: FrozenClock) -> None:
+    """A service's own notice is the lane's to keep: its refusals leave out the starts too
+    soon at the clock's current time, as the full path's do."""
+    org, res, _ = new_org(client)
+    # T0 is Monday 2027-03-01 12:00Z: a week less 150 minutes makes Monday 09:00 too soon.
+    svc = service(org, duration_min=60, min_notice_min=7 * 24 * 60 - 150,
+                  requirements=[{"kind": "practitioner", "resource_ids": [res]}])["id"]
+    start_rush(org, svc)
+    too_soon = attempt(org, svc, TAKEN)
+    assert lane(client) == (1, 0)
+    assert NINE not in alternatives(too_soon)
+    assert too_soon.content == full_path(org, svc, TAKEN).content
+    clock.set(T0 - timedelta(hours=3))
+    in_time = attempt(org, svc, TAKEN)
+    assert lane(client) == (2, 0)
+    assert NINE in alternatives(in_time)
+    assert in_time.content == full_path(org, svc, TAKEN).content
 
 
 def invalid_attempts(service_id: str) -> dict[str, dict[str, Any]]:
@@ -370,14 +386,34 @@ def test_a_schedule_change_shows_in_the_lane_s_very_next_refusal(client: TestCli
     assert after.content == full_path(org, svc, TAKEN).content
 
 
+@on_postgresql
+def test_a_block_added_mid_rush_is_refused_by_the_lane_until_removed(
+        client: TestClient) -> None:
+    """Busy time is read afresh on every attempt: a block on a free start is the lane's 409
+    at once, and the start books once the block is gone."""
+    org, res, svc = new_org(client)
+    start_rush(org, svc)
+    block = org.post(f"/v1/resources/{res}/blocks", {"start": NOON,
+                                                    "end": "2027-03-08T13:00:00Z"}).json()
+    blocked = attempt(org, svc, NOON)
+    assert blocked.status_code == 409
+    assert lane(client) == (1, 0)
+    assert blocked.content == full_path(org, svc, NOON).content
+    assert org.delete(f"/v1/resources/{res}/blocks/{block['id']}").status_code == 204
+    booked = attempt(org, svc, NOON)
+    assert booked.status_code == 201, booked.text
+    assert lane(client) == (1, 1)
+
+
 def limit_per_day(org: Org, resource_id: str, service_id: str) -> None:
-    org.patch(f"/v1/services/{service_id}", {"max_per_day": 2})
+    assert org.patch(f"/v1/services/{service_id}", {"max_per_day": 2}).status_code == 200
     book(org, service_id, NOON)  # with TAKEN, Monday's two
 
 
 def resource_notice(org: Org, resource_id: str, service_id: str) -> None:
     # T0 is Monday 2027-03-01 12:00Z: a week less 150 minutes makes Monday 09:00 too soon.
-    org.patch(f"/v1/resources/{resource_id}", {"min_notice_min": 7 * 24 * 60 - 150})
+    assert org.patch(f"/v1/resources/{resource_id}",
+                     {"min_notice_min": 7 * 24 * 60 - 150}).status_code == 200
 
 
 def sequence_rule(org: Org, resource_id: str, service_id: str) -> None:
@@ -391,7 +427,7 @@ def sequence_rule(org: Org, resource_id: str, service_id: str) -> None:
 @pytest.mark.parametrize("rule", [limit_per_day, resource_notice, sequence_rule],
                          ids=["service-max-per-day", "resource-notice", "sequence-rule"])
 def test_a_service_with_rules_beyond_the_lane_is_answered_by_the_full_path(
-        client: TestClient, rule: Any) -> None:
+        client: TestClient, rule: Callable[[Org, str, str], None]) -> None:
     """A limit, a resource's notice or a sequence rule can forbid a start the busy time
     leaves free: such a service's attempts are passed on, before the rule and after it
     comes mid-rush, and the full path's alternatives keep to the rule."""
@@ -431,10 +467,10 @@ def test_a_group_session_s_seats_are_the_full_path_s(client: TestClient) -> None
 
 @on_postgresql
 @pytest.mark.parametrize("holds", ["sql", "redis"], indirect=True)
-def test_a_live_hold_is_refused_by_the_lane_until_released(
-        client: TestClient, holds: str, redis_keys: RedisKeys) -> None:
+def test_a_live_hold_is_refused_by_the_lane_until_released_or_expired(
+        client: TestClient, clock: FrozenClock, holds: str, redis_keys: RedisKeys) -> None:
     """In a rush a start under a live hold (in SQL or in Redis) is the lane's 409, as the
-    full path would answer; released, the start books."""
+    full path would answer; released, or expired by the clock, the start books."""
     org, _, svc = new_org(client)
     start_rush(org, svc)
     held = org.post("/v1/holds", {"service_id": svc, "start": FREE})
@@ -450,6 +486,15 @@ def test_a_live_hold_is_refused_by_the_lane_until_released(
     booked = attempt(org, svc, FREE)
     assert booked.status_code == 201, booked.text
     assert lane(client) == (1, 1)
+
+    short = org.post("/v1/holds", {"service_id": svc, "start": NOON, "ttl_s": 60})
+    assert short.status_code == 201, short.text
+    assert attempt(org, svc, NOON).status_code == 409
+    assert lane(client) == (2, 1)
+    clock.advance(timedelta(seconds=60))  # the hold's end: no longer live
+    expired = attempt(org, svc, NOON)
+    assert expired.status_code == 201, expired.text
+    assert lane(client) == (2, 2)
 
 
 def test_on_sqlite_there_is_no_lane_and_a_rush_is_the_full_path_s(
