@@ -1,6 +1,7 @@
-"""bench/stress.py's `lane` part measures what it says: the same refusals through slotwise and
-through bench/refusal_lane.py, every one a 409 from both, and the lane's alternatives the same
-as slotwise's for every taken start (no timing is asserted; the figures are the bench's)."""
+"""bench/stress.py's `lane` part measures what it says: the same refusals through slotwise with
+its rush lane, without it, and through bench/refusal_lane.py, every one a 409 from each, with
+the same alternatives for every taken start (no timing is asserted; the figures are the
+bench's)."""
 
 from __future__ import annotations
 
@@ -27,19 +28,22 @@ def _stress_bench() -> ModuleType:
     return module
 
 
-def test_the_lane_refuses_as_slotwise_does(private_postgres: PrivatePostgres,
-                                           private_redis: PrivateRedis,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_slotwise_with_and_without_its_lane_and_the_bench_lane_refuse_alike(
+        private_postgres: PrivatePostgres, private_redis: PrivateRedis,
+        capsys: pytest.CaptureFixture[str]) -> None:
     bench = _stress_bench()
     cfg = bench.Config(quick=True, processes=[1], clients=4, attempts=0, pgbench_s=0,
                        contention_attempts=150, contention_slots=100,
                        redis_url=private_redis.url, jobs="external")
     bench.part_lane(private_postgres, cfg)
     printed = capsys.readouterr().out
-    rows = re.findall(r"^(slotwise|refusal lane)\s.*(\{.*\})$", printed, re.MULTILINE)
-    assert [name for name, _ in rows] == ["slotwise", "refusal lane"] * 2, printed
+    rows = re.findall(r"^(slotwise|slotwise, lane off|bench refusal lane)\s.*(\{.*\})$",
+                      printed, re.MULTILINE)
+    names = ["slotwise", "slotwise, lane off", "bench refusal lane"]
+    assert [name for name, _ in rows] == names * 2, printed
     assert {statuses for _, statuses in rows} == {"{'409': 150}"}, printed
-    same = re.search(r"the same alternatives from both, per taken start: (\d+) of (\d+)",
-                     printed)
-    assert same is not None, printed
-    assert same.group(1) == same.group(2) == "100", printed
+    for other in names[1:]:
+        same = re.search(rf"the same alternatives from slotwise and {other}, per taken start: "
+                         r"(\d+) of (\d+)", printed)
+        assert same is not None, printed
+        assert same.group(1) == same.group(2) == "100", printed

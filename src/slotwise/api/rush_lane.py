@@ -45,8 +45,8 @@ class RushLane:
         if (scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == PATH
                 and not scope.get("query_string")):
             rush = scope["app"].state.use_cases.rush
-        if rush is None or not rush.reads.is_open:
-            await self.app(scope, receive, send)
+        if rush is None or not rush.reads.is_open or not rush.any_in_rush():
+            await self.app(scope, receive, send)  # its body is read once, by the route
             return
         headers = Headers(scope=scope)
         if "idempotency-key" in headers:

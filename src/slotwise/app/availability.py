@@ -237,6 +237,7 @@ class SearchAvailability:
         self._short_days: dict[str, float] = {}
         # service id -> when a start of it was last refused
         self._refused: dict[str, float] = {}
+        self._last_refused = -CHECK_FIRST_FOR_S  # when any start was
 
     def __call__(self, org_id: str, service_id: str, start: datetime, end: datetime,
                  resource_id: str | None = None) -> list[Slot]:
@@ -315,6 +316,10 @@ class SearchAvailability:
         return self._monotonic() - self._refused.get(service_id, -CHECK_FIRST_FOR_S) \
             < CHECK_FIRST_FOR_S
 
+    def any_refused_lately(self) -> bool:
+        """Whether any service is in a rush (`refused_lately`) in this process."""
+        return self._monotonic() - self._last_refused < CHECK_FIRST_FOR_S
+
     @staticmethod
     def _alternatives_near(service: Service, near: datetime, now: datetime) -> datetime:
         """Where alternatives to a refused `near` are looked for: every offered start lies in
@@ -350,7 +355,8 @@ class SearchAvailability:
     def note_refused(self, service_id: str) -> None:
         """A start of the service was refused (by a caller that answers its own 409s: the
         rush lane): the hint `refused_lately` gives."""
-        _remember(self._refused, service_id, self._monotonic())
+        self._last_refused = self._monotonic()
+        _remember(self._refused, service_id, self._last_refused)
 
     def _radii(self, service: Service) -> tuple[timedelta, ...]:
         return self.radii(service.id)

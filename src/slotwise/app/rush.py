@@ -54,6 +54,10 @@ class RushRefusals:
     def in_rush(self, service_id: str) -> bool:
         return self._search.refused_lately(service_id)
 
+    def any_in_rush(self) -> bool:
+        """Whether any service is in a rush: without one, the lane has nothing to look at."""
+        return self._search.any_refused_lately()
+
     async def caller(self, token: str) -> Caller | None:
         """Who the bearer `token` is, as `Accounts.authenticate` decides (a live session or
         an unrevoked API key), with their catalog version; None: nobody."""

@@ -31,7 +31,7 @@ from slotwise.store.tables import api_keys, auth_sessions, organisations, users
 from slotwise.store.types import from_epoch
 
 POOL_MAX = 8  # a process's reads in flight at once; more wait for a connection
-POOL_TIMEOUT_S = 2.0  # then the lane gives the request to the full path
+POOL_TIMEOUT_S = 1.0  # then the lane gives the request to the full path
 
 
 def _compiled(statement: ClauseElement) -> str:
