@@ -354,15 +354,17 @@ def test_what_the_lane_does_not_take_is_answered_by_the_full_path(client: TestCl
     assert (queried.status_code, queried.content) == (409, first.content)
     no_such_hold = attempt(org, svc, TAKEN, hold_id="hold_missing")
     assert no_such_hold.status_code == 404, no_such_hold.text
+    assert lane(client) == (0, 0)
     held = org.post("/v1/holds", {"service_id": svc, "start": FREE}).json()
+    assert lane(client) == (0, 1)  # the hold's start is free: the lane looked, and passed
     with_hold = attempt(org, svc, FREE, hold_id=held["id"])
     assert with_hold.status_code == 201, with_hold.text
-    assert lane(client) == (0, 0)
+    assert lane(client) == (0, 1)
 
     stranger = signup(client, timezone="UTC")
     foreign = attempt(stranger, svc, TAKEN)
     assert foreign.status_code == 404, foreign.text
-    assert lane(client) == (0, 1)
+    assert lane(client) == (0, 2)
 
 
 @on_postgresql
@@ -477,24 +479,25 @@ def test_a_live_hold_is_refused_by_the_lane_until_released_or_expired(
     assert held.status_code == 201, held.text
     in_redis = redis_keys.client.keys(f"{redis_keys.prefix}:*:hold:{held.json()['id']}")
     assert len(in_redis) == (1 if holds == "redis" else 0)
+    assert lane(client) == (0, 1)  # placing the hold: its start was free, the lane passed
     refused = attempt(org, svc, FREE)
     assert refused.status_code == 409
-    assert lane(client) == (1, 0)
+    assert lane(client) == (1, 1)
     assert FREE not in alternatives(refused)
     assert refused.content == full_path(org, svc, FREE).content
     assert org.delete(f"/v1/holds/{held.json()['id']}").status_code == 204
     booked = attempt(org, svc, FREE)
     assert booked.status_code == 201, booked.text
-    assert lane(client) == (1, 1)
+    assert lane(client) == (1, 2)
 
     short = org.post("/v1/holds", {"service_id": svc, "start": NOON, "ttl_s": 60})
     assert short.status_code == 201, short.text
     assert attempt(org, svc, NOON).status_code == 409
-    assert lane(client) == (2, 1)
+    assert lane(client) == (2, 3)
     clock.advance(timedelta(seconds=60))  # the hold's end: no longer live
     expired = attempt(org, svc, NOON)
     assert expired.status_code == 201, expired.text
-    assert lane(client) == (2, 2)
+    assert lane(client) == (2, 4)
 
 
 def test_on_sqlite_there_is_no_lane_and_a_rush_is_the_full_path_s(

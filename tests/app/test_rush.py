@@ -1,8 +1,9 @@
 """The rush lane (app/rush.py) answers what the full path's own plain read in a rush answers
-(`BookSlot._refuse_if_taken`), on many calendars: pools, buffers at every level, location
-hours, schedules in other zones, a DST change inside the read, bookings, blocks and holds in
-Redis. For every start asked: where the lane refuses, the full path refuses with the same
-alternatives; where the lane steps aside, the start is free or outside the bookable range."""
+(`BookSlot._refuse_if_taken`, and `PlaceHold`'s for a hold), on many calendars: pools,
+buffers at every level, location hours, schedules in other zones, a DST change inside the
+read, bookings, blocks and holds in Redis. For every start asked: where the lane refuses, the
+full path refuses with the same alternatives; where the lane steps aside, the start is free
+or outside the bookable range."""
 
 from __future__ import annotations
 
@@ -91,12 +92,23 @@ def _fill(org: api.Org, service_id: str, rng: random.Random, now: datetime) -> l
 
 def _full_path(container: Container, org_id: str, service_id: str, start: datetime,
                now: datetime) -> SlotUnavailable | None:
-    try:
-        container.use_cases.book._refuse_if_taken(org_id, BookingRequest(
-            service_id, start, CustomerDetails("C", "c@example.com")), now)
-    except SlotUnavailable as refused:
-        return refused
-    return None
+    """The full path's plain read in a rush, for a booking; the same for a hold must agree."""
+    refusals = []
+    for check in (
+            lambda: container.use_cases.book._refuse_if_taken(org_id, BookingRequest(
+                service_id, start, CustomerDetails("C", "c@example.com")), now),
+            lambda: container.use_cases.place_hold._refuse_if_taken(
+                org_id, service_id, start, None, now)):
+        try:
+            check()
+        except SlotUnavailable as refused:
+            refusals.append(refused)
+        else:
+            refusals.append(None)
+    booking, hold = refusals
+    assert (booking is None) == (hold is None)
+    assert booking is None or hold is None or booking.alternatives == hold.alternatives
+    return booking
 
 
 def test_the_lane_refuses_as_the_full_path_does_on_many_calendars(
@@ -140,7 +152,8 @@ async def _lane(rush: RushRefusals, token: str, service_id: str,
                 start: datetime) -> SlotUnavailable | None:
     caller = await rush.caller(token)
     assert caller is not None
-    return await rush.refusal(caller, service_id, start)
+    return await rush.refusal(caller.principal.org_id, caller.catalog_version, service_id,
+                              start)
 
 
 def _service(container: Container, org_id: str, service_id: str) -> Any:

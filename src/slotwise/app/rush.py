@@ -22,6 +22,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from slotwise.app.accounts import API_KEY_PREFIX
 from slotwise.app.availability import (
@@ -38,7 +39,10 @@ from slotwise.domain.ports import Caller, Clock, RushReads, UnitOfWorkFactory
 from slotwise.engine.availability import Busy, slot_at
 from slotwise.engine.intervals import TimeRange
 
-MAX_PLANS = 4096  # (organisation, catalog version, service) kept; cleared when full
+K = TypeVar("K")
+V = TypeVar("V")
+
+MAX_PLANS = 4096  # plans (and slugs) kept, by organisation and catalog version; then cleared
 
 
 class RushRefusals:
@@ -50,6 +54,8 @@ class RushRefusals:
         self.reads = reads
         # (org, catalog version, service) → its plan, or None where the lane never answers
         self._plans: dict[tuple[str, int, str], CalendarPlan | None] = {}
+        # (org, catalog version, public slug) → the service's id
+        self._slugs: dict[tuple[str, int, str], str | None] = {}
 
     def in_rush(self, service_id: str) -> bool:
         return self._search.refused_lately(service_id)
@@ -69,12 +75,28 @@ class RushRefusals:
             return None
         return found
 
-    async def refusal(self, caller: Caller, service_id: str,
+    async def organisation(self, slug: str) -> tuple[str, int] | None:
+        """A public route's organisation by its slug, with its catalog version."""
+        return await self.reads.organisation(slug)
+
+    async def service_id(self, org_id: str, version: int, slug: str) -> str | None:
+        """A public route's service by its slug, as the route finds it (`service_by_slug`)."""
+        key = (org_id, version, slug)
+        if key not in self._slugs:
+            found = await asyncio.to_thread(self._load_slugs, org_id)
+            by_slug: dict[tuple[str, int, str], str | None] = {
+                (org_id, version, s): sid for s, sid in found.items()}
+            by_slug.setdefault(key, None)  # no such service: the route says 404
+            _keep(self._slugs, by_slug)
+        return self._slugs[key]
+
+    async def refusal(self, org_id: str, version: int, service_id: str,
                       start: datetime) -> SlotUnavailable | None:
-        """The 409 for a single booking of `service_id` at `start` with no hold and no chosen
-        resources, when the start is taken; None when the full path must decide."""
-        org_id = caller.principal.org_id
-        plan = await self._plan(org_id, caller.catalog_version, service_id)
+        """The 409 for a single booking or hold of `service_id` at `start` with no hold and
+        no chosen resources, when the start is taken, as the full path's plain read in a rush
+        answers it (`BookSlot`, `PlaceHold`): their checks are the same. None when the full
+        path must decide. `version`: the catalog version read with the caller."""
+        plan = await self._plan(org_id, version, service_id)
         if plan is None:
             return None
         now = self._clock.now()
@@ -98,9 +120,7 @@ class RushRefusals:
             # Filed under the version the caller read: the plan's own reads come later, so it
             # is never older than its label (the catalog cache's rule, store/catalog_cache.py).
             plan = await asyncio.to_thread(self._load_plan, org_id, service_id)
-            if len(self._plans) >= MAX_PLANS:
-                self._plans.clear()
-            self._plans[key] = plan
+            _keep(self._plans, {key: plan})
         return self._plans[key]
 
     def _load_plan(self, org_id: str, service_id: str) -> CalendarPlan | None:
@@ -112,6 +132,16 @@ class RushRefusals:
             if not rules_forbid_nothing(uow, service, plan.resources, plan.locations):
                 return None
             return plan
+
+    def _load_slugs(self, org_id: str) -> dict[str, str]:
+        with self._uow() as uow:
+            return {s.slug: s.id for s in uow.services.list(org_id)}
+
+
+def _keep(memo: dict[K, V], found: dict[K, V]) -> None:
+    if len(memo) + len(found) > MAX_PLANS:
+        memo.clear()  # hints, not state: what is forgotten is read again
+    memo.update(found)
 
 
 def _by_resource(busy: Sequence[BusyRange]) -> dict[str, list[Busy]]:

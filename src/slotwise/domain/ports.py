@@ -361,6 +361,10 @@ class RushReads(Protocol):
 
     async def caller(self, credential_hash: str, *, api_key: bool) -> Caller | None: ...
 
+    async def organisation(self, slug: str) -> tuple[str, int] | None:
+        """The organisation's id and catalog version, by its public slug."""
+        ...
+
     async def busy_time(self, org_id: str, resource_ids: Sequence[str], start: datetime,
                         end: datetime, now: datetime) -> list[BusyRange]:
         """As `UnitOfWork.busy_time`: what overlaps `[start, end)` on those resources,

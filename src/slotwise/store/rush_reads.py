@@ -1,6 +1,7 @@
-"""The rush lane's two reads (app/rush.py) on PostgreSQL, made on the event loop through async
-psycopg: who calls, with their organisation's catalog version, in one statement; and the busy
-time of some resources, by the same statement as every other reader's (repositories/busy.py).
+"""The rush lane's reads (app/rush.py) on PostgreSQL, made on the event loop through async
+psycopg: who calls, with their organisation's catalog version, in one statement (or, on a
+public route, the organisation by its slug); and the busy time of some resources, by the same
+statement as every other reader's (repositories/busy.py).
 
 Each statement is the store's own SQLAlchemy construct, compiled once for psycopg: at run time
 no SQLAlchemy, no request thread. The connections are a psycopg pool opened in the event loop
@@ -52,6 +53,8 @@ _BY_SESSION = _caller(select(auth_sessions.c.user_id, *_CALLER_COLUMNS,
 _BY_KEY = _caller(select(api_keys.c.user_id, *_CALLER_COLUMNS, api_keys.c.revoked_at)
                   .select_from(api_keys)
                   .where(api_keys.c.key_hash == bindparam("hash")))
+_BY_SLUG = _compiled(select(organisations.c.id, organisations.c.catalog_version)
+                     .where(organisations.c.slug == bindparam("slug")))
 _BUSY = _compiled(busy_time_statement(True))
 
 
@@ -97,6 +100,10 @@ class PostgresRushReads:
         return Caller(Principal(org_id=org_id, user_id=user_id, role=Role(role)), version,
                       expires_at=None if api_key else from_epoch(state),
                       revoked=api_key and state is not None)
+
+    async def organisation(self, slug: str) -> tuple[str, int] | None:
+        row = await self._one(_BY_SLUG, {"slug": slug})
+        return (row[0], row[1]) if row is not None else None
 
     async def busy_time(self, org_id: str, resource_ids: Sequence[str], start: datetime,
                         end: datetime, now: datetime) -> list[BusyRange]:
