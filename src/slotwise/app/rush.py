@@ -1,19 +1,21 @@
 """The rush lane: a rush's refusal decided from reads awaited on the event loop.
 
 In a rush (a start of the service was refused moments ago in this process:
-`SearchAvailability.refused_lately`) most attempts are for starts already taken, and the full
-path answers each through FastAPI, a request thread, a unit of work and SQLAlchemy, to read
-two rows and decide in microseconds. The lane answers the same 409 from two statements on
-async psycopg (the caller with their organisation's catalog version; the busy time, with the
-holds in Redis) and the engine, on the service's `CalendarPlan` kept per catalog version.
+`SearchAvailability.refused_lately`) most attempts — bookings and holds alike — are for starts
+already taken, and the full path answers each through FastAPI, a request thread, a unit of
+work and SQLAlchemy, to read two rows and decide in microseconds. The lane answers the same
+409 from two statements on async psycopg (the caller, or a public route's organisation by
+slug, with the catalog version; the busy time, with the holds in Redis) and the engine, on
+the service's `CalendarPlan` kept per catalog version. api/rush_lane.py puts it in front of
+the routes.
 
 It only ever refuses. A start that looks free goes to the full path, which checks again under
-the lock and writes; so does everything the lane does not take or is unsure of: a hold, a
-recurrence, chosen resources, a group service, rules that read bookings (limits, sequence
-rules) or the clock (resource and location notice and horizon), a start outside the bookable
-range, a catalog newer than its plan, a database or Redis that cannot answer now. What it
-answers is what `BookSlot`'s own plain read in a rush would answer (tests/app/test_rush.py
-compares them on many calendars).
+the lock and writes; so does everything the lane does not take or is unsure of: a booking
+with a hold or a recurrence, chosen resources, a group service, rules that read bookings
+(limits, sequence rules) or the clock (resource and location notice and horizon), a start
+outside the bookable range, a catalog newer than its plan, a database or Redis that cannot
+answer now. What it answers is what `BookSlot`'s and `PlaceHold`'s own plain reads in a rush
+answer (tests/app/test_rush.py compares them on many calendars).
 """
 
 from __future__ import annotations
