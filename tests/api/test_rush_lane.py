@@ -1,5 +1,7 @@
 """The rush lane over HTTP (api/rush_lane.py): in a rush it answers a taken start's 409 itself,
-exactly as the full path would, and hands everything else to the full path unchanged.
+exactly as the full path would, and hands everything else to the full path unchanged. It
+stands at four doors: `POST /v1/bookings` and `/v1/holds` (a bearer credential), and the
+public `/v1/public/{org_slug}/services/{service_slug}/bookings` and `/holds` (no credential).
 
 Which path answered is read from /metrics: `slotwise_rush_lane_total{outcome="refused"}`
 counts the lane's own 409s, `{outcome="passed"}` the attempts it looked at and handed on;
@@ -28,6 +30,11 @@ from slotwise.testing.stress.scenarios import FIRST_DAY, one_resource_service, w
 
 NINE, TAKEN, FREE, NOON, *_ = weekday_starts(FIRST_DAY, 8)  # Monday 09:00, 10:00, 11:00, 12:00
 BOOKINGS = "/v1/bookings"
+HOLDS = "/v1/holds"
+PUBLIC_ROUTE = "/v1/public/{{org_slug}}/services/{{service_slug}}/{door}"  # .format(door=…)
+DOORS = ("holds", "bookings")  # the public ones
+REFUSED = "slotwise_bookings_refused_total"
+TIMED = "slotwise_http_request_duration_seconds_count"
 
 # The lane exists on PostgreSQL only (UseCases.rush is None on SQLite): its tests run there.
 on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -46,11 +53,43 @@ def attempt(org: Org, service_id: str, start: str, *, headers: dict[str, str] | 
     return org.post(BOOKINGS, booking_body(service_id, start, **fields), headers=headers or {})
 
 
+def keyed() -> dict[str, str]:
+    """A new Idempotency-Key: a request with one is never looked at by the lane."""
+    return {"Idempotency-Key": f"full-{secrets.token_hex(6)}"}
+
+
 def full_path(org: Org, service_id: str, start: str) -> httpx.Response:
     """The same attempt with an Idempotency-Key, which the lane never looks at: what the full
     path answers now."""
-    return attempt(org, service_id, start,
-                   headers={"Idempotency-Key": f"full-{secrets.token_hex(6)}"})
+    return attempt(org, service_id, start, headers=keyed())
+
+
+def hold(org: Org, service_id: str, start: str, *, headers: dict[str, str] | None = None,
+         **fields: Any) -> httpx.Response:
+    """`POST /v1/holds` for `start`, with the organisation's session unless `headers` says
+    otherwise; the raw answer."""
+    return org.post(HOLDS, {"service_id": service_id, "start": start, **fields},
+                    headers=headers or {})
+
+
+def public(client: TestClient, org_slug: str, service_slug: str, door: str, start: str, *,
+           key: bool = False, **fields: Any) -> httpx.Response:
+    """A visitor's hold or booking (`door`: "holds" or "bookings") of `start` on the public
+    route, with no credential; `key`: with a new Idempotency-Key (scoped by the client's
+    address), which the lane never looks at: what the route itself answers now."""
+    body: dict[str, Any] = {"start": start, **fields}
+    if door == "bookings":
+        body.setdefault("customer", {"name": "Visitor",
+                                     "email": f"v-{secrets.token_hex(4)}@example.com"})
+    answer: httpx.Response = client.post(
+        f"/v1/public/{org_slug}/services/{service_slug}/{door}", json=body,
+        headers=keyed() if key else {})
+    return answer
+
+
+def slug_of(org: Org, service_id: str) -> str:
+    slug: str = org.get(f"/v1/services/{service_id}").json()["slug"]
+    return slug
 
 
 def start_rush(org: Org, service_id: str, taken: str = TAKEN) -> httpx.Response:
@@ -498,6 +537,222 @@ def test_a_live_hold_is_refused_by_the_lane_until_released_or_expired(
     expired = attempt(org, svc, NOON)
     assert expired.status_code == 201, expired.text
     assert lane(client) == (2, 4)
+
+
+@on_postgresql
+@pytest.mark.parametrize("taken_by", ["booking", "hold"])
+def test_an_api_hold_on_a_taken_start_is_refused_by_the_lane_as_the_full_path_would(
+        client: TestClient, taken_by: str) -> None:
+    """In a rush `POST /v1/holds` on a start booked, or held by another hold, is the lane's
+    409 with the full path's bytes, timed under `/v1/holds`; no booking refusal is counted
+    (the route counts none for a hold)."""
+    org, _, svc = new_org(client)
+    first = start_rush(org, svc)
+    taken = TAKEN
+    if taken_by == "hold":
+        taken = FREE
+        assert hold(org, svc, taken).status_code == 201
+        assert lane(client) == (0, 1)
+    refused, passed = lane(client)
+    by_lane = hold(org, svc, taken, ttl_s=120)
+    assert lane(client) == (refused + 1, passed)
+    assert by_lane.status_code == 409, by_lane.text
+    assert by_lane.headers["content-type"] == "application/problem+json"
+    by_full_path = hold(org, svc, taken, ttl_s=120, headers=keyed())
+    assert lane(client) == (refused + 1, passed)
+    assert by_lane.content == by_full_path.content
+    assert taken not in alternatives(by_lane)
+    if taken_by == "booking":
+        assert by_lane.content == first.content  # a hold's refusal is a booking's
+    assert metric(client, REFUSED) == 1  # the rush's first, a booking's
+    timed = {"method": "POST", "status": "409"}
+    assert metric(client, TIMED, route=HOLDS, **timed) == 2
+    assert metric(client, TIMED, route="unmatched", **timed) == 0
+
+
+@on_postgresql
+def test_an_api_hold_on_a_free_start_or_with_chosen_resources_is_the_full_path_s(
+        client: TestClient) -> None:
+    """In a rush a hold on a free start is placed (the lane looked, and passed); a hold
+    naming its resources, or a body the route refuses (422), is never looked at; a hold
+    without a credential is looked at, passed on, and gets the route's 401."""
+    org, res, svc = new_org(client)
+    start_rush(org, svc)
+    placed = hold(org, svc, FREE, ttl_s=60)
+    assert placed.status_code == 201, placed.text
+    assert (placed.json()["start"], placed.json()["resource_ids"]) == (FREE, [res])
+    assert lane(client) == (0, 1)
+    chosen = hold(org, svc, TAKEN, resource_ids=[res])
+    assert chosen.status_code == 409, chosen.text
+    assert chosen.content == hold(org, svc, TAKEN, resource_ids=[res], headers=keyed()).content
+    chosen_free = hold(org, svc, NOON, resource_ids=[res])
+    assert chosen_free.status_code == 201, chosen_free.text
+    assert lane(client) == (0, 1)
+
+    body = {"service_id": svc, "start": TAKEN}
+    anonymous = client.post(HOLDS, json=body)
+    assert anonymous.status_code == 401, anonymous.text
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert lane(client) == (0, 2)  # looked at (a valid body), then handed to the route
+    for invalid in ({**body, "ttl_s": 0}, {**body, "ttl_s": 1801}, {"start": TAKEN},
+                    {**body, "customer": {"name": "R", "email": "r@example.com"}}):
+        answer = org.post(HOLDS, invalid)
+        assert answer.status_code == 422, (invalid, answer.text)
+    assert lane(client) == (0, 2)
+    assert metric(client, REFUSED) == 1
+
+
+@on_postgresql
+def test_a_hold_refused_by_the_full_path_starts_a_rush_for_bookings_too(
+        client: TestClient) -> None:
+    """The rush is the service's: a hold's refusal starts it, and the lane then refuses a
+    booking of the same start with the very bytes the hold got."""
+    org, _, svc = new_org(client)
+    book(org, svc, TAKEN)
+    first = hold(org, svc, TAKEN)
+    assert first.status_code == 409, first.text
+    assert lane(client) == (0, 0)  # no rush yet: the lane never looked
+    again = attempt(org, svc, TAKEN)
+    assert (again.status_code, again.content) == (409, first.content)
+    assert lane(client) == (1, 0)
+    assert metric(client, REFUSED) == 1  # the lane's, a booking's
+
+
+@on_postgresql
+@pytest.mark.parametrize("origin", ["public", "api"],
+                         ids=["rush-started-publicly", "rush-started-by-the-api"])
+def test_a_public_hold_or_booking_on_a_taken_start_gets_the_lane_s_409_as_the_route_s(
+        client: TestClient, origin: str) -> None:
+    """A rush started on the public route or through the API: the public hold and booking
+    on a taken start are the lane's 409, byte for byte the route's (asked again with an
+    Idempotency-Key); the booking's counted as refused, the hold's not; timed under their
+    routes, never "unmatched"."""
+    org, _, svc = new_org(client)
+    slug = slug_of(org, svc)
+    if origin == "api":
+        first = start_rush(org, svc)
+    else:
+        book(org, svc, TAKEN)
+        first = public(client, org.slug, slug, "bookings", TAKEN)
+        assert first.status_code == 409, first.text
+    assert lane(client) == (0, 0)  # the first refusal starts the rush: the lane never looked
+    assert metric(client, REFUSED, reason="SlotUnavailable") == 1
+    for n, door in enumerate(DOORS, start=1):
+        by_lane = public(client, org.slug, slug, door, TAKEN)
+        assert lane(client) == (n, 0), door
+        assert by_lane.status_code == 409, (door, by_lane.text)
+        assert by_lane.headers["content-type"] == "application/problem+json"
+        by_route = public(client, org.slug, slug, door, TAKEN, key=True)
+        assert lane(client) == (n, 0), door
+        assert by_route.status_code == 409, (door, by_route.text)
+        assert by_lane.content == by_route.content == first.content, door
+    # the rush's first, then the public booking's two (the lane's and the route's)
+    assert metric(client, REFUSED, reason="SlotUnavailable") == 3
+    timed = {"method": "POST", "status": "409"}
+    assert metric(client, TIMED, route=PUBLIC_ROUTE.format(door="holds"), **timed) == 2
+    assert metric(client, TIMED, route=PUBLIC_ROUTE.format(door="bookings"), **timed) \
+        == (3 if origin == "public" else 2)
+    assert metric(client, TIMED, route="unmatched", **timed) == 0
+
+
+@on_postgresql
+def test_unknown_public_slugs_in_a_rush_get_the_route_s_404(client: TestClient) -> None:
+    """An unknown organisation or service slug gets, in a rush, the very 404 the route
+    answers outside one: the lane looks (it counts them as passed) and hands them on."""
+    org, _, svc = new_org(client)
+    slug = slug_of(org, svc)
+    book(org, svc, TAKEN)
+    unknown = {"organisation": (f"nope-{org.slug}", slug), "service": (org.slug, f"nope-{slug}")}
+    outside = {(name, door): public(client, *slugs, door, TAKEN)
+               for name, slugs in unknown.items() for door in DOORS}
+    assert lane(client) == (0, 0)  # no rush: the lane does not look
+    assert public(client, org.slug, slug, "bookings", TAKEN).status_code == 409  # the rush
+    for (name, door), answer in outside.items():
+        assert answer.status_code == 404, (name, door, answer.text)
+        assert answer.json()["detail"] == f"no such {name}"
+        inside = public(client, *unknown[name], door, TAKEN)
+        assert (inside.status_code, inside.content) == (404, answer.content), (name, door)
+    assert lane(client) == (0, 4)
+
+
+@on_postgresql
+def test_a_rush_at_the_public_doors_is_the_service_s_own(client: TestClient) -> None:
+    """While one service is in a rush, another's taken start is not the lane's to refuse:
+    it looks (by slug) and passes it on, and the route's refusal starts that service's own
+    rush; the lane then refuses its next attempt, and passes its free start on (201)."""
+    org, _, busy = new_org(client)
+    calm_id = one_resource_service(org, name="Calm")[1]
+    calm = slug_of(org, calm_id)
+    book(org, calm_id, TAKEN)
+    start_rush(org, busy)
+    by_route = public(client, org.slug, calm, "holds", TAKEN)
+    assert by_route.status_code == 409, by_route.text
+    assert lane(client) == (0, 1)
+    by_lane = public(client, org.slug, calm, "bookings", TAKEN)
+    assert (by_lane.status_code, by_lane.content) == (409, by_route.content)
+    assert lane(client) == (1, 1)
+    booked = public(client, org.slug, calm, "bookings", FREE)
+    assert booked.status_code == 201, booked.text
+    assert lane(client) == (1, 2)
+    assert metric(client, "slotwise_bookings_created_total", channel="public") == 1
+
+
+@on_postgresql
+def test_what_the_lane_does_not_take_at_the_public_doors_is_the_route_s(
+        client: TestClient) -> None:
+    """A public hold naming its resources, a public booking with a hold or a recurrence:
+    the route answers, the lane counts nothing; a free start's public hold is placed (the
+    lane passed it), booked with its hold_id, and then refused by the lane."""
+    org, res, svc = new_org(client)
+    slug = slug_of(org, svc)
+    first = start_rush(org, svc)
+    chosen = public(client, org.slug, slug, "holds", TAKEN, resource_ids=[res])
+    assert (chosen.status_code, chosen.content) == (409, first.content)
+    series = public(client, org.slug, slug, "bookings", TAKEN,
+                    recurrence={"rrule": "FREQ=DAILY;COUNT=2"})
+    assert series.status_code == 409, series.text
+    assert series.json()["type"].endswith("series-unavailable")
+    no_such_hold = public(client, org.slug, slug, "bookings", TAKEN, hold_id="hold_missing")
+    assert no_such_hold.status_code == 404, no_such_hold.text
+    assert lane(client) == (0, 0)
+
+    held = public(client, org.slug, slug, "holds", FREE)
+    assert held.status_code == 201, held.text
+    assert lane(client) == (0, 1)
+    with_hold = public(client, org.slug, slug, "bookings", FREE, hold_id=held.json()["id"])
+    assert with_hold.status_code == 201, with_hold.text
+    assert lane(client) == (0, 1)
+    for n, door in enumerate(DOORS, start=1):
+        again = public(client, org.slug, slug, door, FREE)
+        assert again.status_code == 409, (door, again.text)
+        assert lane(client) == (n, 1)
+        assert FREE not in alternatives(again)
+        assert again.content == public(client, org.slug, slug, door, FREE, key=True).content
+
+
+@on_postgresql
+def test_a_service_renamed_mid_rush_is_found_by_its_new_slug_only(client: TestClient) -> None:
+    """The service's slug changes mid-rush (the catalog version with it): at both public
+    doors the old slug gets the route's 404 and the new one the lane's 409."""
+    org, _, svc = new_org(client)
+    old = slug_of(org, svc)
+    first = start_rush(org, svc)
+    for door in DOORS:
+        assert public(client, org.slug, old, door, TAKEN).content == first.content
+    assert lane(client) == (2, 0)  # the old slug is known to the lane now
+    renamed = org.patch(f"/v1/services/{svc}", {"slug": f"{old}-renamed"})
+    assert renamed.status_code == 200, renamed.text
+    new = renamed.json()["slug"]
+    assert new == f"{old}-renamed"
+    for door in DOORS:
+        gone = public(client, org.slug, old, door, TAKEN)
+        by_route = public(client, org.slug, old, door, TAKEN, key=True)
+        assert by_route.status_code == 404, (door, by_route.text)
+        assert (gone.status_code, gone.content) == (404, by_route.content), door
+        moved = public(client, org.slug, new, door, TAKEN)
+        assert (moved.status_code, moved.content) == (409, first.content), door
+        assert public(client, org.slug, new, door, TAKEN, key=True).content == first.content
+    assert lane(client) == (4, 2)
 
 
 def test_on_sqlite_there_is_no_lane_and_a_rush_is_the_full_path_s(
