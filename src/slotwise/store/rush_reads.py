@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import ColumnElement, Table, bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 
@@ -39,20 +39,22 @@ def _compiled(statement: ClauseElement) -> str:
     return str(statement.compile(dialect=postgresql.psycopg.dialect()))  # type: ignore[no-untyped-call]
 
 
-def _caller(credential: Select[Any]) -> str:
-    return _compiled(credential.join(users, users.c.id == credential.selected_columns[0])
-                     .join(organisations, organisations.c.id == users.c.org_id))
+def _caller(credential: Table, holder: ColumnElement[str], state: ColumnElement[Any],
+            digest: ColumnElement[str]) -> str:
+    """The credential's holder, their organisation's catalog version and the credential's own
+    state (a session's end, an API key's revocation), by the credential's digest."""
+    return _compiled(
+        select(users.c.id, users.c.org_id, users.c.role, organisations.c.catalog_version,
+               state)
+        .select_from(credential)
+        .join(users, users.c.id == holder)
+        .join(organisations, organisations.c.id == users.c.org_id)
+        .where(digest == bindparam("hash")))
 
 
-_CALLER_COLUMNS = (users.c.id, users.c.org_id, users.c.role, organisations.c.catalog_version)
-# The user, their organisation's catalog version, and the credential's own state.
-_BY_SESSION = _caller(select(auth_sessions.c.user_id, *_CALLER_COLUMNS,
-                             auth_sessions.c.expires_at)
-                      .select_from(auth_sessions)
-                      .where(auth_sessions.c.token_hash == bindparam("hash")))
-_BY_KEY = _caller(select(api_keys.c.user_id, *_CALLER_COLUMNS, api_keys.c.revoked_at)
-                  .select_from(api_keys)
-                  .where(api_keys.c.key_hash == bindparam("hash")))
+_BY_SESSION = _caller(auth_sessions, auth_sessions.c.user_id, auth_sessions.c.expires_at,
+                      auth_sessions.c.token_hash)
+_BY_KEY = _caller(api_keys, api_keys.c.user_id, api_keys.c.revoked_at, api_keys.c.key_hash)
 _BY_SLUG = _compiled(select(organisations.c.id, organisations.c.catalog_version)
                      .where(organisations.c.slug == bindparam("slug")))
 _BUSY = _compiled(busy_time_statement(True))
@@ -96,7 +98,7 @@ class PostgresRushReads:
         row = await self._one(_BY_KEY if api_key else _BY_SESSION, {"hash": credential_hash})
         if row is None:
             return None
-        _, user_id, org_id, role, version, state = row
+        user_id, org_id, role, version, state = row
         return Caller(Principal(org_id=org_id, user_id=user_id, role=Role(role)), version,
                       expires_at=None if api_key else from_epoch(state),
                       revoked=api_key and state is not None)
